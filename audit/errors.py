@@ -1,0 +1,32 @@
+"""The few failures the CLI turns into exit codes; everything else is a bug."""
+
+
+class AuditError(Exception):
+    """Base class: the message is one line that says what to fix."""
+
+    exit_code = 1
+
+
+class UsageError(AuditError):
+    """Bad arguments or options (exit 2)."""
+
+    exit_code = 2
+
+
+class PolicyError(UsageError):
+    """A policy file that does not match the contract; carries every problem."""
+
+    def __init__(self, source: str, problems: list[str]):
+        self.source = source
+        self.problems = problems
+        super().__init__(f"policy {source} is invalid: " + "; ".join(problems))
+
+
+class LoadError(AuditError):
+    """Input that cannot be loaded at all (exit 3); the store is left as it was."""
+
+    exit_code = 3
+
+
+class StoreBusyError(LoadError):
+    """Another process holds the store."""

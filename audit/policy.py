@@ -1,0 +1,296 @@
+"""The policy file: YAML in, a typed and fully validated Policy out.
+
+Validation is declarative (pydantic models that forbid unknown keys), so
+every problem in a file is reported at once, each with its path in the
+spec's notation (`rules.frequency[1].max`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import time
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Literal
+
+import pydantic
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from .errors import PolicyError
+from .timezones import is_zone
+
+Channel = Literal["call", "sms", "email", "app_push", "im", "letter", "visit"]
+RecipientType = Literal["borrower", "emergency_contact", "third_party"]
+Outcome = Literal[
+    "connected", "no_answer", "busy", "voicemail", "refused",
+    "failed", "delivered", "read", "do_not_contact",
+]
+Severity = Literal["low", "medium", "high", "critical"]
+SEVERITY_RANK = {"low": 1, "medium": 2, "high": 3, "critical": 4}
+PiiAttribute = Literal["id_number", "bank_card", "phone", "address"]
+IdentifierKind = Literal["id_number", "bank_card", "mobile"]
+
+# Default severities of SPEC §4 / §4b; frequency limits take FREQUENCY_SEVERITY.
+DEFAULT_SEVERITY: dict[str, str] = {
+    "TP-DPD": "high",
+    "TP-ESCALATION": "high",
+    "TP-UNREGISTERED": "critical",
+    "TP-REACHABLE": "high",
+    "HOURS": "medium",
+    "DNC": "high",
+    "QUIET-AFTER-CONVERSATION": "medium",
+    "PII-THIRD-PARTY": "critical",
+    "PII-UNMASKED": "high",
+    "TP-DISCLOSURE": "high",
+}
+FREQUENCY_SEVERITY = "medium"
+
+MAX_POLICY_BYTES = 1_000_000  # a policy is a page of YAML; refuse anything near a DoS size
+_TIME_RE = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])(:([0-5][0-9]))?$")
+_RULE_ID_RE = re.compile(r"^[A-Z][A-Z0-9_-]{0,63}$")
+
+NonNegInt = Annotated[int, Field(ge=0, strict=True)]
+PosInt = Annotated[int, Field(ge=1, strict=True)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AmountTier(_Strict):
+    overdue_amount_at_least: Annotated[Decimal, Field(ge=0)]
+    min_days_past_due: NonNegInt
+
+
+class EscalationStep(_Strict):
+    channel: Channel
+    at_least: PosInt
+    outcomes: list[Outcome] | None = None
+
+
+class ThirdParty(_Strict):
+    min_days_past_due: NonNegInt = 0
+    amount_tiers: list[AmountTier] = []
+    escalation: list[EscalationStep] = []
+    registered_only: bool = False
+    unreachable_after_failed_calls: PosInt | None = None
+
+
+class ContactHours(_Strict):
+    start: time
+    end: time
+    channels: list[Channel] | None = None
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _hhmm(cls, v: object) -> time:
+        if isinstance(v, int) and not isinstance(v, bool):  # YAML 1.1 reads 08:00 unquoted as 480
+            v = f"{v // 60:02d}:{v % 60:02d}"
+        if not isinstance(v, str) or not _TIME_RE.match(v):
+            raise ValueError(f"{v!r} is not a time of day HH:MM")
+        return time.fromisoformat(v if v.count(":") == 2 else v + ":00")
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> "ContactHours":
+        if self.start == self.end:
+            raise ValueError("start and end are equal: the allowed window would be empty")
+        return self
+
+
+class FrequencyLimit(_Strict):
+    id: str
+    recipient_types: list[RecipientType] | None = None
+    channels: list[Channel] | None = None
+    outcomes: list[Outcome] | None = None
+    per: Literal["loan", "recipient"]
+    window: Literal["day", "7d", "7_days", "all"]
+    max: NonNegInt
+
+    @field_validator("id")
+    @classmethod
+    def _id_shape(cls, v: str) -> str:
+        if not _RULE_ID_RE.match(v):
+            raise ValueError(f"{v!r} is not a rule id (upper-case letters, digits, '-' or '_')")
+        return v
+
+
+class Pii(_Strict):
+    third_party_protected: list[PiiAttribute] = ["id_number", "bank_card", "phone", "address"]
+    unmasked_forbidden: list[IdentifierKind] = ["id_number", "bank_card", "mobile"]
+    unmasked_channels: list[Channel] | None = None
+
+
+class Disclosure(_Strict):
+    terms: list[Annotated[str, Field(min_length=1)]] = []
+    amounts: bool = False
+
+
+class DoNotContact(_Strict):
+    recipient_types: list[RecipientType] | None = None
+
+
+class QuietAfterConversation(_Strict):
+    days: PosInt = 7
+
+
+class Rules(_Strict):
+    third_party: ThirdParty | None = None
+    contact_hours: ContactHours | None = None
+    frequency: list[FrequencyLimit] | None = None
+    pii: Pii | None = None
+    disclosure: Disclosure | None = None
+    do_not_contact: DoNotContact | None = None
+    quiet_after_conversation: QuietAfterConversation | None = None
+
+    @field_validator("frequency")
+    @classmethod
+    def _unique_ids(cls, v: list[FrequencyLimit] | None) -> list[FrequencyLimit] | None:
+        ids = [f.id for f in v or []]
+        dup = sorted({i for i in ids if ids.count(i) > 1} | (set(ids) & set(DEFAULT_SEVERITY)))
+        if dup:
+            raise ValueError(f"duplicate or reserved frequency id: {', '.join(dup)}")
+        return v
+
+
+class Policy(_Strict):
+    policy_id: Annotated[str, Field(min_length=1)]
+    version: Annotated[str, Field(min_length=1, strict=True)]
+    default_timezone: str
+    severity: dict[str, Severity] = {}
+    references: dict[str, str] = {}
+    rules: Rules = Rules()
+    # Not part of the YAML: where it came from and its fingerprint.
+    source: str = Field(default="", exclude=True)
+    sha256: str = Field(default="", exclude=True)
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        if not is_zone(v):
+            raise ValueError(f"{v!r} is not an IANA time zone name")
+        return v
+
+    def rule_ids(self) -> list[str]:
+        """Ids of the rules this policy switches on, in report order."""
+        r = self.rules
+        ids: list[str] = []
+        if r.third_party is not None:
+            ids += ["TP-DPD"]
+            if r.third_party.escalation:
+                ids.append("TP-ESCALATION")
+            if r.third_party.registered_only:
+                ids.append("TP-UNREGISTERED")
+            if r.third_party.unreachable_after_failed_calls:
+                ids.append("TP-REACHABLE")
+        if r.contact_hours is not None:
+            ids.append("HOURS")
+        ids += [f.id for f in r.frequency or []]
+        if r.do_not_contact is not None:
+            ids.append("DNC")
+        if r.quiet_after_conversation is not None:
+            ids.append("QUIET-AFTER-CONVERSATION")
+        if r.pii is not None:
+            ids += ["PII-THIRD-PARTY", "PII-UNMASKED"]
+        if r.disclosure is not None:
+            ids.append("TP-DISCLOSURE")
+        return ids
+
+    def severity_of(self, rule_id: str) -> str:
+        return self.severity.get(rule_id) or DEFAULT_SEVERITY.get(rule_id, FREQUENCY_SEVERITY)
+
+    def reference_of(self, rule_id: str) -> str:
+        return self.references.get(rule_id, "")
+
+
+def _path(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("function-after", "function-before") or "[" in str(part):
+            continue  # pydantic's internal validator / union-branch labels
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _problems(err: pydantic.ValidationError) -> list[str]:
+    seen: list[str] = []
+    for e in err.errors(include_url=False):
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif e["type"] == "missing":
+            msg = "required key is missing"
+        elif e["type"] == "literal_error":
+            msg = f"{e.get('input')!r} is not allowed: {msg.removeprefix('Input should be ')}"
+        line = f"{_path(e['loc'])}: {msg}"
+        if line not in seen:
+            seen.append(line)
+    return seen
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """Safe YAML without anchors/aliases: a policy never needs them, and they enable billion-laughs."""
+
+    def compose_node(self, parent, index):  # type: ignore[override]
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in a policy", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
+def parse_policy(text: str | bytes, source: str = "<policy>") -> Policy:
+    raw = text.encode("utf-8") if isinstance(text, str) else text
+    if len(raw) > MAX_POLICY_BYTES:
+        raise PolicyError(source, [f"file is {len(raw)} bytes; a policy may be at most {MAX_POLICY_BYTES}"])
+    try:
+        data = yaml.load(raw.decode("utf-8"), Loader=_NoAliasLoader)  # noqa: S506 - SafeLoader subclass
+    except UnicodeDecodeError:
+        raise PolicyError(source, ["file is not UTF-8 text"]) from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise PolicyError(source, [f"not valid YAML{where}: {getattr(e, 'problem', None) or e}"]) from None
+    if not isinstance(data, dict):
+        raise PolicyError(source, ["(top level): a policy is a mapping of keys"])
+    try:
+        policy = Policy.model_validate(data)
+    except pydantic.ValidationError as e:
+        raise PolicyError(source, _problems(e)) from None
+    return policy.model_copy(update={"source": source, "sha256": hashlib.sha256(raw).hexdigest()})
+
+
+BUILTIN_PREFIX = "builtin:"
+
+
+def builtin_names() -> list[str]:
+    files = resources.files("audit.policies")
+    return sorted(p.name.removesuffix(".yaml") for p in files.iterdir() if p.name.endswith(".yaml"))
+
+
+def load_policy(spec: str | Path | None = None) -> Policy:
+    """A path, `builtin:NAME`, or None for the built-in default policy."""
+    if spec is None:
+        spec = BUILTIN_PREFIX + "default"
+    spec = str(spec)
+    if spec.startswith(BUILTIN_PREFIX):
+        name = spec.removeprefix(BUILTIN_PREFIX)
+        if name not in builtin_names():
+            raise PolicyError(spec, [f"no built-in policy {name!r}; built-in: {', '.join(builtin_names())}"])
+        raw = resources.files("audit.policies").joinpath(name + ".yaml").read_bytes()
+        return parse_policy(raw, spec)
+    path = Path(spec)
+    try:
+        size = path.stat().st_size
+        if size > MAX_POLICY_BYTES:
+            raise PolicyError(spec, [f"file is {size} bytes; a policy may be at most {MAX_POLICY_BYTES}"])
+        raw = path.read_bytes()
+    except OSError as e:
+        raise PolicyError(spec, [f"cannot read the file: {e.strerror}"]) from None
+    return parse_policy(raw, spec)

@@ -1,0 +1,76 @@
+"""The DuckDB store: one file (or memory) holding the five tables and the load log."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import duckdb
+
+from .errors import StoreBusyError
+from .schemas import SQL_TYPE, TABLES
+
+
+def _ddl() -> list[str]:
+    stmts = []
+    for t in TABLES.values():
+        cols = ", ".join(f"{c.name} {SQL_TYPE[c.kind]}" for c in t.columns)
+        stmts.append(f"CREATE TABLE IF NOT EXISTS {t.name} ({cols})")
+    stmts += [
+        """CREATE TABLE IF NOT EXISTS loads (
+            load_id BIGINT, data_dir VARCHAR, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ,
+            counts VARCHAR)""",
+        """CREATE TABLE IF NOT EXISTS rejected_rows (
+            load_id BIGINT, "table" VARCHAR, source_file VARCHAR, "row" BIGINT, "key" VARCHAR,
+            reasons VARCHAR, "values" VARCHAR)""",
+    ]
+    return stmts
+
+
+def connect(db: str | Path | None = None, *, lock_timeout: float = 0.0,
+            threads: int | None = None, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) the store; an in-memory one when `db` is None.
+
+    Times are handled as UTC instants throughout; local times are computed
+    explicitly per contact zone, never from the session zone.
+    """
+    path = ":memory:" if db is None else str(db)
+    deadline = time.monotonic() + lock_timeout
+    while True:
+        try:
+            new = path != ":memory:" and not Path(path).exists()
+            con = duckdb.connect(path)
+            break
+        except duckdb.IOException as e:
+            if "lock" not in str(e).lower():
+                raise StoreBusyError(f"cannot open the store {db}: {str(e).splitlines()[0]}") from None
+            if time.monotonic() >= deadline:
+                raise StoreBusyError(
+                    f"the store {db} is in use by another process; try again when it finishes"
+                    + (f" (waited {lock_timeout:g} s)" if lock_timeout else "")
+                ) from None
+            time.sleep(0.2)
+    if path != ":memory:" and new:
+        os.chmod(path, 0o600)  # it holds personal data
+    con.execute("SET TimeZone = 'UTC'")
+    if threads:
+        con.execute("SET threads = ?", [threads])
+    if memory_limit:
+        con.execute("SET memory_limit = ?", [memory_limit])
+    for stmt in _ddl():
+        con.execute(stmt)
+    return con
+
+
+def row_count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    return scalar(con, f"SELECT count(*) FROM {TABLES[table].name}")
+
+
+def frame(con: duckdb.DuckDBPyConnection, sql: str, params: dict | list | None = None):
+    """A query's result as a Polars frame (through Arrow, no pandas)."""
+    return con.sql(sql, params=params).pl()
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: dict | list | None = None):
+    return con.execute(sql, params or []).fetchall()[0][0]
