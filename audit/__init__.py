@@ -1,3 +1,15 @@
-"""contact-audit: audit a lender's contact logs against a compliance policy."""
+"""contact-audit: audit a lender's contact logs against a compliance policy.
+
+Library use::
+
+    import audit
+    result = audit.audit(data="sample_data", out="out")     # load + audit + reports
+    audit.load("exports/2026-11-27", db="store.duckdb")      # nightly load only
+"""
 
 __version__ = "0.1.0"
+
+from .api import audit, load  # noqa: E402
+from .policy import Policy, load_policy  # noqa: E402
+
+__all__ = ["__version__", "audit", "load", "Policy", "load_policy"]

@@ -1,0 +1,133 @@
+"""Click commands only: parse options, call the library, map errors to exit codes.
+
+Exit codes: 0 audit ran; 1 --fail-on threshold reached; 2 usage or policy
+error; 3 input could not be loaded. Errors are one line on stderr.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from datetime import date
+
+import click
+
+from . import __version__, api
+from .errors import AuditError, PolicyError
+from .policy import SEVERITY_RANK
+
+SEVERITY = click.Choice(list(SEVERITY_RANK), case_sensitive=False)
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"audit: {message}", err=True)
+    sys.exit(code)
+
+
+def handle_errors(fn):
+    """Turn the library's errors into a one-line message and the contract's exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except PolicyError as e:
+            click.echo(f"audit: policy {e.source} is invalid ({len(e.problems)} problem(s)):", err=True)
+            for p in e.problems:
+                click.echo(f"  {p}", err=True)
+            sys.exit(2)
+        except AuditError as e:
+            _fail(str(e), e.exit_code)
+        except KeyboardInterrupt:
+            _fail("interrupted; the store is unchanged by the unfinished load", 130)
+        except MemoryError:
+            _fail("out of memory; try --memory-limit to let the engine spill to disk", 3)
+
+    return wrapper
+
+
+def _date(ctx, param, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date YYYY-MM-DD") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="contact-audit")
+def main() -> None:
+    """Audit a lender's collection contact logs against a compliance policy."""
+
+
+@main.command()
+@click.argument("data_dir", type=click.Path(file_okay=False))
+@click.option("--db", type=click.Path(dir_okay=False), help="Store file (DuckDB). Without it: validate and count only.")
+@click.option("--timezone", "zone", help="IANA zone of timestamps written without a UTC offset.")
+@click.option("--encoding", default="utf-8", show_default=True, help="Encoding of CSV files (e.g. gb18030).")
+@click.option("--lock-timeout", default=60.0, show_default=True, help="Seconds to wait for a store in use.")
+@handle_errors
+def load(data_dir: str, db: str | None, zone: str | None, encoding: str, lock_timeout: float) -> None:
+    """Load DATA_DIR into the store, accounting for every row.
+
+    Rows are loaded, updated (snapshot tables), skipped as identical
+    duplicates, or rejected with every reason; one load is one transaction.
+    """
+    result = api.load(data_dir, db=db, timezone=zone, encoding=encoding, lock_timeout=lock_timeout)
+    click.echo(f"{'table':<20}{'read':>10}{'loaded':>10}{'updated':>10}{'duplicates':>12}{'rejected':>10}")
+    for name, c in result.counts.items():
+        click.echo(f"{name:<20}{c.read:>10}{c.loaded:>10}{c.updated:>10}{c.duplicates:>12}{c.rejected:>10}")
+    if result.rejected.height:
+        click.echo(f"{result.rejected.height} rejected row(s); see them with `audit run ... --out DIR` (rejected.csv)")
+
+
+@main.command()
+@click.option("--db", type=click.Path(dir_okay=False), help="Store file (DuckDB) to audit (and load into).")
+@click.option("--data", type=click.Path(file_okay=False), help="Dataset directory to load first.")
+@click.option("--policy", "policy", help="Policy YAML file, or builtin:NAME. Default: the built-in default policy.")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Directory for the reports.")
+@click.option("--timezone", "zone", help="IANA zone of timestamps written without a UTC offset.")
+@click.option("--encoding", default="utf-8", show_default=True, help="Encoding of CSV files (e.g. gb18030).")
+@click.option("--fail-on", type=SEVERITY, help="Exit 1 when a violation at or above this severity exists.")
+@click.option("--since", callback=_date, help="First local date of the contacts to judge (inclusive).")
+@click.option("--until", callback=_date, help="Last local date of the contacts to judge (inclusive).")
+@click.option("--lock-timeout", default=60.0, show_default=True, help="Seconds to wait for a store in use.")
+@click.option("--threads", type=click.IntRange(1), help="Engine threads (default: all cores).")
+@click.option("--memory-limit", help="Engine memory limit, e.g. 3GB; beyond it the engine spills to disk.")
+@handle_errors
+def run(db, data, policy, out, zone, encoding, fail_on, since, until, lock_timeout, threads, memory_limit) -> None:
+    """Audit the contacts and write violations, rejected rows and a summary to --out.
+
+    With --data the dataset is loaded first (into --db, or into memory);
+    with --db alone the stored contacts are audited. --since/--until limit
+    which contacts are judged; every rule still sees the full history.
+    """
+    result = api.audit(db=db, data=data, policy=policy, out=out, timezone=zone, encoding=encoding,
+                       since=since, until=until, lock_timeout=lock_timeout, threads=threads,
+                       memory_limit=memory_limit)
+    v = result.violations
+    click.echo(f"{v.height} violation(s) in {result.contacts_judged} contact(s) judged; reports in {out}")
+    for rule_id, n in sorted(v.group_by("rule_id").len().iter_rows()):
+        click.echo(f"  {rule_id:<28}{n:>8}")
+    for note in result.notes:
+        click.echo(f"note: {note}")
+    if fail_on and result.worst_at_or_above(fail_on.lower()):
+        click.echo(f"audit: violations at or above {fail_on} exist (--fail-on)", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--loans", default=300, show_default=True, type=click.IntRange(1), help="Number of loans.")
+@click.option("--seed", default=0, show_default=True, help="Random seed (same seed, same files).")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Directory to write the dataset to.")
+@click.option("--format", "fmt", default="mixed", show_default=True,
+              type=click.Choice(["mixed", "parquet", "csv"]), help="File format of the tables.")
+@handle_errors
+def sample(loans: int, seed: int, out: str, fmt: str) -> None:
+    """Write a realistic synthetic dataset (with deliberate violations and bad rows)."""
+    from .sample import generate
+
+    counts = generate(out, loans=loans, seed=seed, fmt=fmt)
+    click.echo(json.dumps(counts))

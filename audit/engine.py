@@ -1,0 +1,91 @@
+"""Run a policy over the store: facts once, then every rule, then the report rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+
+import duckdb
+import polars as pl
+
+from . import __version__
+from .ingest import LoadResult
+from .policy import SEVERITY_RANK, Policy
+from .rules import query_text, run_rule, sql_rules
+from .schemas import VIOLATIONS_SCHEMA
+from .store import frame, scalar
+
+RAW_SCHEMA = {"rule_id": pl.String, "event_id": pl.String, "detail": pl.String, "evidence": pl.String}
+
+
+@dataclass
+class AuditResult:
+    violations: pl.DataFrame
+    policy: Policy
+    started_at: datetime
+    finished_at: datetime
+    load: LoadResult | None = None
+    notes: list[str] = field(default_factory=list)
+    since: date | None = None
+    until: date | None = None
+    contacts_judged: int = 0
+
+    def worst_at_or_above(self, severity: str) -> bool:
+        floor = SEVERITY_RANK[severity]
+        return any(SEVERITY_RANK[s] >= floor for s in self.violations["severity"].unique().to_list())
+
+
+def build_facts(con: duckdb.DuckDBPyConnection, policy: Policy, since: date | None, until: date | None) -> None:
+    con.execute("DROP TABLE IF EXISTS facts")
+    con.execute(
+        "CREATE TEMP TABLE facts AS " + query_text("facts"),
+        {"default_timezone": policy.default_timezone, "since": since, "until": until},
+    )
+
+
+def run_audit(con: duckdb.DuckDBPyConnection, policy: Policy, *, since: date | None = None,
+              until: date | None = None, load: LoadResult | None = None) -> AuditResult:
+    """Judge the stored contacts (those with local date in [since, until]) against the policy.
+
+    Every rule sees the full history, so reminders before `since` still count.
+    """
+    started = datetime.now(timezone.utc)
+    notes: list[str] = []
+    build_facts(con, policy, since, until)
+    has_ec = scalar(con, "SELECT count(*) > 0 FROM emergency_contacts")
+    tp = policy.rules.third_party
+    if tp is not None and tp.registered_only and not has_ec:
+        notes.append("TP-UNREGISTERED: the store holds no emergency contacts, so emergency-contact "
+                     "contacts could not be judged; only third_party contacts were checked")
+    parts = [run_rule(con, rule) for rule in sql_rules(policy, has_emergency_contacts=has_ec)]
+    parts = [p.with_columns(pl.lit(None, pl.String).alias("evidence")) for p in parts]
+    from .text_rules import text_violations  # local: the text rules are optional for a policy
+
+    parts += text_violations(con, policy)
+    raw = pl.concat(parts, how="vertical_relaxed") if parts else pl.DataFrame(schema=RAW_SCHEMA)
+    meta = pl.DataFrame(
+        {
+            "rule_id": policy.rule_ids(),
+            "severity": [policy.severity_of(r) for r in policy.rule_ids()],
+            "reference": [policy.reference_of(r) for r in policy.rule_ids()],
+        },
+        schema={"rule_id": pl.String, "severity": pl.String, "reference": pl.String},
+    )
+    con.register("raw_violations", raw.select(list(RAW_SCHEMA)))
+    con.register("p_rule_meta", meta)
+    try:
+        violations = frame(con, query_text("violations"),
+                           {"policy_id": policy.policy_id, "policy_version": policy.version})
+    finally:
+        con.unregister("raw_violations")
+        con.unregister("p_rule_meta")
+    violations = VIOLATIONS_SCHEMA.validate(violations.with_columns(pl.col("evidence").cast(pl.String)))
+    judged = scalar(con, "SELECT count(*) FROM facts WHERE judged")
+    return AuditResult(
+        violations=violations, policy=policy, started_at=started, finished_at=datetime.now(timezone.utc),
+        load=load, notes=notes, since=since, until=until, contacts_judged=judged,
+    )
+
+
+def tool_version() -> str:
+    return __version__

@@ -1,0 +1,42 @@
+"""violations.csv / violations.parquet / rejected.csv: masked, Excel-safe, reproducible."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from .. import pii
+from ..engine import AuditResult
+from ..ingest import REJECTED_SCHEMA
+
+_FORMULA_START = r"^[=+\-@\t\r]"
+
+
+def excel_safe(df: pl.DataFrame) -> pl.DataFrame:
+    """Neutralise cells a spreadsheet would run as formulas (OWASP: prefix a single quote)."""
+    return df.with_columns(
+        pl.when(pl.col(c).str.contains(_FORMULA_START)).then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c)
+        for c, t in df.schema.items() if t == pl.String
+    )
+
+
+def masked_violations(violations: pl.DataFrame) -> pl.DataFrame:
+    """Free-text and identifier columns with every identifier masked: reports never carry one."""
+    return violations.with_columns(
+        pii.mask_text(pl.col(c)).alias(c) for c in ("recipient_id", "agent_id", "detail", "evidence")
+    )
+
+
+def write_violations(result: AuditResult, out: Path) -> None:
+    v = masked_violations(result.violations)
+    v.write_parquet(out / "violations.parquet", compression="zstd", statistics=False)
+    excel_safe(v).write_csv(out / "violations.csv")
+
+
+def write_rejected(result: AuditResult, out: Path) -> None:
+    rej = result.load.rejected if result.load is not None else pl.DataFrame(schema=REJECTED_SCHEMA)
+    rej = rej.sort("table", "source_file", "row").with_columns(
+        pii.mask_text(pl.col(c)).alias(c) for c in ("key", "reasons", "values")
+    )
+    excel_safe(rej).write_csv(out / "rejected.csv")

@@ -1,0 +1,165 @@
+"""The three text rules (PII-THIRD-PARTY, PII-UNMASKED, TP-DISCLOSURE).
+
+They scan message text, which SQL engines do poorly without look-around, so
+they run in Polars over the judged contacts that have content, using the one
+identifier detector in `pii`. Policy terms stay Polars values, never SQL text.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+
+from . import pii
+from .policy import Policy
+from .store import frame
+
+OUT = ["rule_id", "event_id", "detail", "evidence"]
+
+# A number as SPEC §4 defines it: digits, optional ',' thousands groups and a
+# decimal part, not followed by a digit. The trailing non-digit (or end) is
+# consumed in place of a look-ahead; a match never needs a look-behind because
+# scanning resumes after a non-digit, so every match starts a digit run.
+_NUMBER = r"[0-9]+(?:,[0-9]{3})*(?:\.[0-9]+)?(?:[^0-9]|$)"
+
+
+def _canonical_number(expr: pl.Expr) -> pl.Expr:
+    """'05,000.50' -> '5000.5': equal numbers get equal text, with no rounding."""
+    s = expr.str.replace_all(",", "", literal=True)
+    s = s.str.replace(r"^0+([0-9])", "${1}")
+    s = pl.when(s.str.contains(".", literal=True)).then(s.str.replace(r"\.?0*$", "")).otherwise(s)
+    return s
+
+
+def _texts(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    return frame(
+        con,
+        """
+        SELECT f.event_id, f.channel, f.is_third_party, f.local_date, f.overdue_amount, f.principal,
+               f.content, b.id_number, b.bank_card, b.phone, b.address
+        FROM facts f
+        LEFT JOIN borrowers b ON b.borrower_id = f.borrower_id
+        WHERE f.judged AND f.content IS NOT NULL
+        """,
+    ).with_columns(pii.nfkc(pl.col("content")).alias("text"))
+
+
+def _squash(expr: pl.Expr, chars: str) -> pl.Expr:
+    return pii.nfkc(expr).str.replace_all(chars, "").str.to_uppercase()
+
+
+_ATTR_MASK = {
+    "id_number": lambda c: pii.mask_text(c),
+    "bank_card": lambda c: pii.mask_text(c),
+    "phone": lambda c: pii.mask_text(c),
+    "address": lambda c: c.str.slice(0, 3) + pl.lit("***"),
+}
+
+
+def pii_third_party(texts: pl.DataFrame, protected: list[str]) -> pl.DataFrame:
+    tp = texts.filter(pl.col("is_third_party"))
+    hits = []
+    for attr in protected:
+        if attr == "address":
+            hay = pl.col("text").str.replace_all(r"\s", "")
+            needle = pii.nfkc(pl.col(attr)).str.replace_all(r"\s", "")
+        else:
+            hay = _squash(pl.col("text"), r"[\s\-]")
+            needle = _squash(pl.col(attr), r"[\s\-]")
+        found = needle.is_not_null() & (needle.str.len_chars() > 0) & hay.str.contains(needle, literal=True)
+        hits.append(
+            pl.when(found).then(pl.lit(f"{attr} ") + _ATTR_MASK[attr](pii.nfkc(pl.col(attr))))
+        )
+    if not hits:
+        return pl.DataFrame(schema={c: pl.String for c in OUT})
+    found = tp.with_columns(pl.concat_list(hits).list.drop_nulls().alias("found")).filter(
+        pl.col("found").list.len() > 0
+    )
+    return found.select(
+        pl.lit("PII-THIRD-PARTY").alias("rule_id"),
+        "event_id",
+        (pl.lit("message to a third party contains the borrower's ")
+         + pl.col("found").list.eval(pl.element().str.split(" ").list.first()).list.join(", ")).alias("detail"),
+        pl.col("found").list.join("; ").alias("evidence"),
+    )
+
+
+def pii_unmasked(texts: pl.DataFrame, kinds: list[str], channels: list[str] | None) -> pl.DataFrame:
+    scope = texts if channels is None else texts.filter(pl.col("channel").is_in(channels))
+    if not kinds or scope.is_empty():
+        return pl.DataFrame(schema={c: pl.String for c in OUT})
+    found = pii.find_identifiers(scope.select("event_id", "content", "local_date"), key="event_id",
+                                 text="content", ref_date="local_date", kinds=tuple(kinds))
+    first = found.sort("event_id", "start").group_by("event_id", maintain_order=True).agg(
+        pl.col("kind").unique(maintain_order=True), pl.col("start").first(), pl.col("end").first()
+    )
+    first = first.join(scope.select("event_id", "text"), on="event_id")
+    return first.select(
+        pl.lit("PII-UNMASKED").alias("rule_id"),
+        "event_id",
+        (pl.lit("unmasked ") + pl.col("kind").list.join(", ") + pl.lit(" in the message")).alias("detail"),
+        pii.excerpt(pl.col("text"), pl.col("start"), pl.col("end")).alias("evidence"),
+    )
+
+
+def tp_disclosure(texts: pl.DataFrame, terms: list[str], amounts: bool) -> pl.DataFrame:
+    tp = texts.filter(pl.col("is_third_party"))
+    parts = []
+    if terms:
+        norm_terms = pl.Series([t for t in terms]).str.normalize("NFKC").str.to_lowercase().unique().to_list()
+        lowered = pl.col("text").str.to_lowercase()
+        term_hits = tp.with_columns(
+            lowered.str.extract_many(norm_terms, overlapping=False).list.unique(maintain_order=True).alias("terms")
+        ).filter(pl.col("terms").list.len() > 0)
+        parts.append(term_hits.select(
+            "event_id",
+            (pl.lit("disclosure term ") + pl.col("terms").list.join(", ")).alias("why"),
+            pl.col("terms").list.first().alias("needle"),
+        ))
+    if amounts:
+        numbers = tp.select(
+            "event_id", "overdue_amount", "principal",
+            pl.col("text").str.extract_all(_NUMBER).alias("number"),
+        ).explode("number").filter(pl.col("number").is_not_null()).with_columns(
+            pl.col("number").str.replace(r"[^0-9]$", "")
+        ).with_columns(_canonical_number(pl.col("number")).alias("value"))
+        overdue = _canonical_number(pl.col("overdue_amount").cast(pl.String))
+        principal = _canonical_number(pl.col("principal").cast(pl.String))
+        hit = numbers.filter(
+            ((pl.col("overdue_amount") > 0) & (pl.col("value") == overdue))
+            | ((pl.col("principal") > 0) & (pl.col("value") == principal))
+        ).with_columns(
+            pl.when((pl.col("overdue_amount") > 0) & (pl.col("value") == overdue))
+            .then(pl.lit("the overdue amount ")).otherwise(pl.lit("the principal ")).alias("which")
+        ).group_by("event_id", maintain_order=True).agg(pl.col("which").first(), pl.col("number").first())
+        parts.append(hit.select(
+            "event_id", (pl.col("which") + pl.col("number")).alias("why"), pl.col("number").alias("needle")
+        ))
+    if not parts:
+        return pl.DataFrame(schema={c: pl.String for c in OUT})
+    allhits = pl.concat(parts).group_by("event_id", maintain_order=True).agg(
+        pl.col("why"), pl.col("needle").first()
+    ).join(tp.select("event_id", "text"), on="event_id")
+    start = pl.col("text").str.find(pl.col("needle"), literal=True)
+    return allhits.select(
+        pl.lit("TP-DISCLOSURE").alias("rule_id"),
+        "event_id",
+        (pl.lit("message to a third party names ") + pl.col("why").list.join("; ")).alias("detail"),
+        pii.excerpt(pl.col("text"), start.fill_null(0),
+                    start.fill_null(0) + pl.col("needle").str.len_chars()).alias("evidence"),
+    )
+
+
+def text_violations(con: duckdb.DuckDBPyConnection, policy: Policy) -> list[pl.DataFrame]:
+    r = policy.rules
+    if r.pii is None and r.disclosure is None:
+        return []
+    texts = _texts(con)
+    out = []
+    if r.pii is not None:
+        out.append(pii_third_party(texts, list(r.pii.third_party_protected)))
+        out.append(pii_unmasked(texts, list(r.pii.unmasked_forbidden),
+                                None if r.pii.unmasked_channels is None else list(r.pii.unmasked_channels)))
+    if r.disclosure is not None:
+        out.append(tp_disclosure(texts, list(r.disclosure.terms), r.disclosure.amounts))
+    return [o.select(OUT) for o in out]

@@ -1,0 +1,20 @@
+-- QUIET-AFTER-CONVERSATION: a call to the borrower on a loan within $days
+-- local days of an earlier connected call on that loan (the conversation day
+-- is day 1: conversation on the 1st, calls to the 7th flagged for days = 7).
+-- Parameters: $days
+WITH borrower_calls AS (
+    SELECT event_id, loan_id, ts_us, local_date, outcome, judged
+    FROM facts WHERE channel = 'call' AND recipient_type = 'borrower'
+),
+last_conversation AS (
+    SELECT *,
+           max(CASE WHEN outcome = 'connected' THEN local_date END) OVER (
+               PARTITION BY loan_id ORDER BY ts_us
+               RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS conversation_date
+    FROM borrower_calls
+)
+SELECT event_id,
+       'call on day ' || (local_date - conversation_date + 1) || ' after a conversation on '
+       || CAST(conversation_date AS VARCHAR) || ' (quiet for ' || $days || ' days)' AS detail
+FROM last_conversation
+WHERE judged AND conversation_date IS NOT NULL AND local_date - conversation_date <= $days - 1
