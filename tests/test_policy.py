@@ -1,0 +1,94 @@
+"""The policy file: shape, defaults, every problem with its path, and safe parsing."""
+
+from __future__ import annotations
+
+import pytest
+
+from audit.errors import PolicyError
+from audit.policy import builtin_names, load_policy, parse_policy
+
+GOOD = """
+policy_id: p
+version: "1"
+default_timezone: Asia/Shanghai
+rules:
+  third_party: {min_days_past_due: 7}
+  contact_hours: {start: "08:00", end: "22:00"}
+"""
+
+
+def test_the_builtin_default_is_the_spec_example():
+    p = load_policy(None)
+    assert p.policy_id == "cn-consumer-default" and "default" in builtin_names()
+    assert p.rule_ids()[:4] == ["TP-DPD", "TP-ESCALATION", "TP-UNREGISTERED", "HOURS"]
+    assert p.rules.third_party.amount_tiers[0].min_days_past_due == 3
+
+
+def test_defaults_for_keys_left_out_of_a_present_section():
+    p = parse_policy(GOOD.replace("third_party: {min_days_past_due: 7}", "third_party: {}\n  pii: {}"))
+    assert p.rules.third_party.min_days_past_due == 0 and p.rules.third_party.registered_only is False
+    assert list(p.rules.pii.unmasked_forbidden) == ["id_number", "bank_card", "mobile"]
+    assert p.rules.pii.unmasked_channels is None  # every channel
+    assert "TP-ESCALATION" not in p.rule_ids()    # no escalation steps: rule off
+
+
+def test_severity_overrides_and_references():
+    p = parse_policy(GOOD + "severity: {TP-DPD: critical}\nreferences: {HOURS: 'GB/T 45251-2025 5.3'}\n")
+    assert p.severity_of("TP-DPD") == "critical" and p.severity_of("HOURS") == "medium"
+    assert p.reference_of("HOURS") == "GB/T 45251-2025 5.3" and p.reference_of("TP-DPD") == ""
+
+
+def test_a_broken_policy_lists_every_problem_with_its_path():
+    text = """
+policy_id: p
+version: 2026.11
+default_timezone: Mars/Olympus
+colour: red
+severity: {TP-DPD: huge}
+rules:
+  third_party: {min_days_past_due: -1, escalation: [{channel: fax, at_least: 2}]}
+  contact_hours: {start: "8 am", end: "22:00"}
+  frequency:
+    - {id: F1, per: loan, window: day, max: 3}
+    - {id: F2, per: loan, window: fortnight, max: x}
+"""
+    with pytest.raises(PolicyError) as e:
+        parse_policy(text)
+    paths = {p.split(":")[0] for p in e.value.problems}
+    assert paths == {
+        "version", "default_timezone", "colour", "severity.TP-DPD",
+        "rules.third_party.min_days_past_due", "rules.third_party.escalation[0].channel",
+        "rules.contact_hours.start", "rules.frequency[1].window", "rules.frequency[1].max",
+    }
+
+
+def test_duplicate_frequency_ids_are_refused():
+    text = GOOD + """  frequency:
+    - {id: F1, per: loan, window: day, max: 3}
+    - {id: F1, per: loan, window: 7d, max: 7}
+"""
+    with pytest.raises(PolicyError, match=r"rules\.frequency: duplicate or reserved frequency id: F1"):
+        parse_policy(text)
+
+
+def test_missing_required_keys_are_named():
+    with pytest.raises(PolicyError) as e:
+        parse_policy("rules: {}\n")
+    assert {"policy_id: required key is missing", "version: required key is missing",
+            "default_timezone: required key is missing"} <= set(e.value.problems)
+
+
+def test_yaml_aliases_are_refused_so_a_billion_laughs_cannot_expand():
+    bomb = 'a: &a ["x","x"]\nb: &b [*a,*a]\nc: &c [*b,*b]\n'
+    with pytest.raises(PolicyError, match="aliases"):
+        parse_policy(bomb)
+
+
+def test_a_huge_policy_file_is_refused_before_parsing():
+    with pytest.raises(PolicyError, match="at most"):
+        parse_policy("x: " + "y" * 2_000_000)
+
+
+def test_unquoted_yaml_times_are_read_as_times():
+    p = parse_policy(GOOD.replace('"08:00"', "08:00"))  # YAML 1.1 reads 08:00 as 480 minutes
+    assert p.rules.contact_hours.start.hour == 8
