@@ -15,7 +15,7 @@ import click
 
 from . import __version__, api
 from .errors import AuditError, PolicyError
-from .policy import SEVERITY_RANK
+from .policy import BUILTIN_PREFIX, SEVERITY_RANK, builtin_names, load_policy
 
 SEVERITY = click.Choice(list(SEVERITY_RANK), case_sensitive=False)
 
@@ -116,6 +116,28 @@ def run(db, data, policy, out, zone, encoding, fail_on, since, until, lock_timeo
     if fail_on and result.worst_at_or_above(fail_on.lower()):
         click.echo(f"audit: violations at or above {fail_on} exist (--fail-on)", err=True)
         sys.exit(1)
+
+
+@main.group()
+def policy() -> None:
+    """Work with policy files: list the built-in presets, validate a file."""
+
+
+@policy.command("list")
+def policy_list() -> None:
+    """List the built-in policies, usable as --policy builtin:NAME."""
+    for name in builtin_names():
+        p = load_policy(BUILTIN_PREFIX + name)
+        click.echo(f"builtin:{name:<16} {p.policy_id} {p.version}  rules: {', '.join(p.rule_ids())}")
+
+
+@policy.command("validate")
+@click.argument("file")
+@handle_errors
+def policy_validate(file: str) -> None:
+    """Check FILE against the policy contract: exit 0, or 2 with every problem and its path."""
+    p = load_policy(file)
+    click.echo(f"{file}: valid ({p.policy_id} {p.version}; rules: {', '.join(p.rule_ids())})")
 
 
 @main.command()
