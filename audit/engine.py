@@ -29,6 +29,7 @@ class AuditResult:
     since: date | None = None
     until: date | None = None
     contacts_judged: int = 0
+    fingerprint: dict = field(default_factory=dict)  # of the stored input; see reports.manifest
 
     def worst_at_or_above(self, severity: str) -> bool:
         floor = SEVERITY_RANK[severity]
@@ -84,6 +85,7 @@ def run_audit(con: duckdb.DuckDBPyConnection, policy: Policy, *, since: date | N
     return AuditResult(
         violations=violations, policy=policy, started_at=started, finished_at=datetime.now(timezone.utc),
         load=load, notes=notes, since=since, until=until, contacts_judged=judged,
+        fingerprint=__import__("audit.reports.manifest", fromlist=["x"]).dataset_fingerprint(con),
     )
 
 

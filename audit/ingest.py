@@ -27,7 +27,6 @@ from .timezones import is_zone, known_zones
 FORMATS = (".csv", ".parquet", ".jsonl")
 ROW = "_row"
 FILE = "_file"
-REASONS = "_reasons"
 
 _TS_OFFSET = r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"
 _TS_SHAPE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?"
@@ -98,6 +97,21 @@ def _as_text(df: pl.DataFrame) -> pl.DataFrame:
     return df.select(exprs)
 
 
+_NATIVE = (pl.String, pl.Date, pl.Int64, pl.Int32, pl.Int16, pl.Int8, pl.UInt32, pl.UInt16, pl.UInt8)
+
+
+def _native(df: pl.DataFrame) -> pl.DataFrame:
+    """Keep the types a file already gives exactly (timestamps, dates, integers, text); the rest as text.
+
+    Parquet timestamps then need no round trip through text, the main cost of
+    loading a large Parquet export. Floats go through text so that cents are
+    checked as written.
+    """
+    keep = {n for n, t in df.schema.items() if isinstance(t, pl.Datetime) or t in _NATIVE}
+    text = [n for n in df.columns if n not in keep]
+    return df.with_columns(_as_text(df.select(text))) if text else df
+
+
 def _read_csv(path: Path, encoding: str) -> pl.DataFrame:
     raw = path.read_bytes()
     try:
@@ -162,7 +176,7 @@ def read_file(path: Path, encoding: str = "utf-8") -> pl.DataFrame:
     lower = [c.lower().strip() for c in df.columns]
     if len(set(lower)) != len(lower):
         raise LoadError(f"{path.name}: two columns have the same name when case is ignored")
-    df = _as_text(df.rename(dict(zip(df.columns, lower))))
+    df = _native(df.rename(dict(zip(df.columns, lower))))
     return df.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
 
 
@@ -181,34 +195,72 @@ def read_table(table: Table, files: list[Path], root: Path, encoding: str) -> pl
         frames.append(df.with_columns(pl.lit(str(path.relative_to(root))).alias(FILE)))
     if not frames:
         return pl.DataFrame(schema={**{c: pl.String for c in table.names}, ROW: pl.Int64, FILE: pl.String})
+    # A column typed differently by two files is read as text in all of them.
+    mixed = {c for c in table.names if len({f.schema[c] for f in frames if c in f.columns}) > 1}
+    if mixed:
+        frames = [f.with_columns(_as_text(f.select(sorted(mixed & set(f.columns))))) for f in frames]
     return pl.concat(frames, how="diagonal_relaxed")
 
 
 # ---------------------------------------------------------------- parsing
 
 def _blank_to_null(c: pl.Expr) -> pl.Expr:
+    c = c.cast(pl.String)
     return pl.when(c.str.strip_chars() == "").then(None).otherwise(c)
 
 
-def _parse_timestamp(raw: pl.Expr, zone: str | None) -> tuple[pl.Expr, pl.Expr]:
-    """(parsed UTC instant, is-naive flag). Naive values are wall-clock time in `zone`."""
-    s = raw.str.strip_chars().str.replace(r"^([0-9]{4}-[0-9]{2}-[0-9]{2}) ", "${1}T").str.replace(r"Z$", "+00:00")
-    has_offset = s.str.contains(_TS_OFFSET)
-    aware = pl.coalesce(
-        s.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", time_zone="UTC", time_unit="us", strict=False),
-        s.str.to_datetime("%Y-%m-%dT%H:%M%:z", time_zone="UTC", time_unit="us", strict=False),
+def _text(df: pl.DataFrame, name: str) -> pl.Series:
+    """A raw column as stripped text with blanks as null."""
+    s = df.get_column(name)
+    s = s.cast(pl.String) if s.dtype != pl.String else s
+    return df.select(_blank_to_null(pl.lit(s)).str.strip_chars()).to_series()
+
+
+def _parse_timestamp(raw: pl.Series, zone: str | None) -> tuple[pl.Series, pl.Series]:
+    """(UTC instants, is-naive flags) from text; naive values are wall-clock time in `zone`.
+
+    The common shape is tried first over the whole column; the other accepted
+    shapes only where it failed, so a clean column costs one parse.
+    """
+    frame = pl.DataFrame({"s": raw}).with_columns(
+        pl.col("s").str.replace(r"^([0-9]{4}-[0-9]{2}-[0-9]{2}) ", "${1}T").str.replace(r"Z$", "+00:00")
+    ).with_columns(
+        pl.col("s").str.contains(_TS_SHAPE).alias("shape"),
+        pl.col("s").str.contains(_TS_OFFSET).alias("offset"),
     )
-    naive = pl.coalesce(
-        s.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", time_unit="us", strict=False),
-        s.str.to_datetime("%Y-%m-%dT%H:%M", time_unit="us", strict=False),
-    )
-    if zone:
-        naive_utc = naive.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
-    else:
-        naive_utc = pl.lit(None, pl.Datetime("us", "UTC"))
-    ok_shape = s.str.contains(_TS_SHAPE)
-    parsed = pl.when(ok_shape & has_offset).then(aware).when(ok_shape).then(naive_utc)
-    return parsed, ok_shape & ~has_offset & naive.is_not_null()
+    fmts_aware = ["%Y-%m-%dT%H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M%:z"]
+    fmts_naive = ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"]
+    out = pl.Series("v", [None] * len(raw), pl.Datetime("us", "UTC"))
+    todo = frame.select(pl.col("shape") & pl.col("offset")).to_series()
+    for fmt in fmts_aware:
+        if not todo.any():
+            break
+        parsed = frame.select(
+            pl.when(todo).then(pl.col("s").str.to_datetime(fmt, time_zone="UTC", time_unit="us", strict=False))
+        ).to_series()
+        out = out.fill_null(parsed)
+        todo = todo & parsed.is_null()
+    naive_rows = frame.select(pl.col("shape") & ~pl.col("offset")).to_series()
+    naive_flag = pl.Series("n", [False] * len(raw), dtype=pl.Boolean)
+    if naive_rows.any():
+        wall = pl.Series("w", [None] * len(raw), pl.Datetime("us"))
+        todo = naive_rows
+        for fmt in fmts_naive:
+            if not todo.any():
+                break
+            parsed = frame.select(
+                pl.when(todo).then(pl.col("s").str.to_datetime(fmt, time_unit="us", strict=False))
+            ).to_series()
+            wall = wall.fill_null(parsed)
+            todo = todo & parsed.is_null()
+        naive_flag = wall.is_not_null()
+        if zone:
+            out = out.fill_null(_wall_clock(wall, zone))
+    return out, naive_flag
+
+
+def _wall_clock(wall: pl.Series, zone: str) -> pl.Series:
+    return wall.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
 
 
 _KIND_WORD = {"int": "an integer", "decimal": "an amount with at most 2 decimals",
@@ -216,76 +268,97 @@ _KIND_WORD = {"int": "an integer", "decimal": "an amount with at most 2 decimals
 
 
 def _quoted(c: pl.Expr) -> pl.Expr:
-    return pl.lit("'") + c.str.slice(0, 60) + pl.lit("'")
+    return pl.lit("'") + c.cast(pl.String).str.slice(0, 60) + pl.lit("'")
 
 
-def parse(table: Table, raw: pl.DataFrame, zone: str | None) -> pl.DataFrame:
-    """Typed columns under the spec names, raw text under `raw_<name>`, and the parse reasons."""
+def _parse_column(df: pl.DataFrame, table: Table, col, zone: str | None, zones: list[str]) -> tuple[pl.Series, pl.Series]:
+    """One column's typed values and parse problems (null where fine)."""
+    raw = df.get_column(f"raw_{col.name}")
+    dtype = raw.dtype
+    if col.kind == "timestamp" and isinstance(dtype, pl.Datetime):
+        if dtype.time_zone:  # absolute
+            v = raw.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+            return v, pl.Series([None] * len(raw), dtype=pl.String)
+        if not zone and raw.is_not_null().any():
+            example = raw.drop_nulls()[0]
+            raise LoadError(f"{table.name}.{col.name} has timestamps without a UTC offset "
+                            f"(e.g. {str(example)!r}); pass --timezone ZONE to say which zone they are in")
+        wall = raw.dt.cast_time_unit("us")
+        v = _wall_clock(wall, zone) if zone else wall.dt.replace_time_zone("UTC")
+        problem = pl.select(pl.when(pl.lit(raw).is_not_null() & pl.lit(v).is_null()).then(
+            pl.lit(f"{col.name} ") + _quoted(pl.lit(raw)) + pl.lit(f" does not exist in {zone} (clock change)"))).to_series()
+        return v, problem
+    if col.kind == "date" and dtype == pl.Date:
+        return raw, pl.Series([None] * len(raw), dtype=pl.String)
+    if col.kind == "int" and dtype.is_integer():
+        return raw.cast(pl.Int64), pl.Series([None] * len(raw), dtype=pl.String)
+    t = _text(df, f"raw_{col.name}")
+    if col.kind == "str":
+        v = t if col.name != "content" else df.select(_blank_to_null(pl.col(f"raw_{col.name}").cast(pl.String))).to_series()
+        return v, pl.Series([None] * len(raw), dtype=pl.String)
+    if col.kind == "enum":
+        return t.str.to_lowercase(), pl.Series([None] * len(raw), dtype=pl.String)
+    e = pl.lit(t)
+    naive = None
+    if col.kind == "int":
+        v = pl.select(pl.when(e.str.contains(r"^[+-]?[0-9]{1,18}(\.0+)?$")).then(
+            e.str.replace(r"\.0+$", "").cast(pl.Int64, strict=False))).to_series()
+    elif col.kind == "decimal":
+        v = pl.select(pl.when(e.str.contains(r"^[+-]?[0-9]{1,15}(\.[0-9]{1,2}0*)?$")).then(
+            e.cast(pl.Decimal(18, 2), strict=False))).to_series()
+    elif col.kind == "date":
+        v = pl.select(pl.when(e.str.contains(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")).then(
+            e.str.to_date("%Y-%m-%d", strict=False))).to_series()
+    elif col.kind == "timestamp":
+        v, naive = _parse_timestamp(t, zone)
+        if naive.any() and not zone:
+            example = t.filter(naive)[0]
+            raise LoadError(f"{table.name}.{col.name} has timestamps without a UTC offset "
+                            f"(e.g. {example!r}); pass --timezone ZONE to say which zone they are in")
+    elif col.kind == "zone":
+        v = pl.select(pl.when(e.is_in(zones)).then(e)).to_series()
+    else:  # pragma: no cover - schema kinds are closed
+        raise AssertionError(col.kind)
+    msg = pl.lit(f"{col.name} ") + _quoted(e) + pl.lit(f" is not {_KIND_WORD[col.kind]}")
+    if naive is not None and zone:
+        msg = pl.when(pl.lit(naive)).then(
+            pl.lit(f"{col.name} ") + _quoted(e) + pl.lit(f" does not exist in {zone} (clock change)")).otherwise(msg)
+    problem = pl.select(pl.when(e.is_not_null() & pl.lit(v).is_null()).then(msg)).to_series()
+    return v.cast(POLARS_TYPE[col.kind]), problem
+
+
+IDX = "_idx"
+NO_REASONS = {IDX: pl.Int64, "reason": pl.String}
+
+
+def _reasons_where(df: pl.DataFrame, condition: pl.Expr, message: pl.Expr) -> pl.DataFrame:
+    """Reasons are kept long, (row index, reason), so that clean rows cost nothing."""
+    return df.filter(condition).select(pl.col(IDX), message.cast(pl.String).alias("reason"))
+
+
+def parse(table: Table, raw: pl.DataFrame, zone: str | None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Typed columns under the spec names, raw values under `raw_<name>`; and the parse reasons."""
     zones = sorted(known_zones()) if any(c.kind == "zone" for c in table.columns) else []
-    typed, problems = [], []
-    naive_flags = {}
+    df = raw.rename({c: f"raw_{c}" for c in table.names}).with_row_index(IDX).with_columns(pl.col(IDX).cast(pl.Int64))
+    typed, reasons = [], []
     for col in table.columns:
-        r = _blank_to_null(pl.col(f"raw_{col.name}"))
-        if col.kind == "str":
-            v = r if col.name == "content" else r.str.strip_chars()
-        elif col.kind == "enum":
-            v = r.str.strip_chars().str.to_lowercase()
-        elif col.kind == "int":
-            t = r.str.strip_chars()
-            v = pl.when(t.str.contains(r"^[+-]?[0-9]{1,18}(\.0+)?$")).then(
-                t.str.replace(r"\.0+$", "").cast(pl.Int64, strict=False))
-        elif col.kind == "decimal":
-            t = r.str.strip_chars()
-            v = pl.when(t.str.contains(r"^[+-]?[0-9]{1,15}(\.[0-9]{1,2}0*)?$")).then(
-                t.cast(pl.Decimal(18, 2), strict=False))
-        elif col.kind == "date":
-            t = r.str.strip_chars()
-            v = pl.when(t.str.contains(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")).then(t.str.to_date("%Y-%m-%d", strict=False))
-        elif col.kind == "timestamp":
-            v, naive = _parse_timestamp(r, zone)
-            naive_flags[col.name] = naive
-        elif col.kind == "zone":
-            t = r.str.strip_chars()
-            v = pl.when(t.is_in(zones)).then(t)
-        else:  # pragma: no cover - schema kinds are closed
-            raise AssertionError(col.kind)
+        v, problem = _parse_column(df, table, col, zone, zones)
         typed.append(v.cast(POLARS_TYPE[col.kind]).alias(col.name))
-        if col.kind not in ("str", "enum"):
-            bad = r.is_not_null() & v.is_null()
-            msg = pl.lit(f"{col.name} ") + _quoted(r) + pl.lit(f" is not {_KIND_WORD[col.kind]}")
-            if col.kind == "timestamp" and zone:
-                msg = pl.when(naive_flags[col.name]).then(
-                    pl.lit(f"{col.name} ") + _quoted(r) + pl.lit(f" does not exist in {zone} (clock change)")
-                ).otherwise(msg)
-            problems.append(pl.when(bad).then(msg))
-    out = raw.with_columns(
-        [pl.col(c).alias(f"raw_{c}") for c in table.names]
-    ).with_columns(*typed, pl.concat_list(problems or [pl.lit(None, pl.String)]).alias(REASONS))
-    if naive_flags and not zone:
-        for name, flag in naive_flags.items():
-            example = out.filter(flag).select(f"raw_{name}").head(1)
-            if example.height:
-                raise LoadError(
-                    f"{table.name}.{name} has timestamps without a UTC offset (e.g. {example.item()!r}); "
-                    f"pass --timezone ZONE to say which zone they are in"
-                )
-    return out
+        if problem.null_count() < len(problem):
+            reasons.append(pl.DataFrame({IDX: df[IDX], "reason": problem}).drop_nulls("reason"))
+    return df.with_columns(typed), pl.concat(reasons) if reasons else pl.DataFrame(schema=NO_REASONS)
 
 
 def _value_reasons(table: Table, df: pl.DataFrame) -> pl.DataFrame:
-    """Run the pandera value schema and turn its failure cases into (index, reason)."""
+    """Run the pandera value schema and turn its failure cases into (row index, reason)."""
     schema = value_schema(table)
     typed = df.select(table.names)
     try:
         schema.validate(typed, lazy=True)
-        return pl.DataFrame(schema={"index": pl.Int64, "reason": pl.String})
+        return pl.DataFrame(schema=NO_REASONS)
     except pa.errors.SchemaErrors as e:
         fc = e.failure_cases
-    fc = fc.filter(pl.col("index").is_not_null()).with_columns(pl.col("index").cast(pl.Int64))
-    parse_failed = df.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("index"), *[
-        (_blank_to_null(pl.col(f"raw_{c.name}")).is_not_null() & pl.col(c.name).is_null()).alias(c.name)
-        for c in table.columns
-    ])
+    fc = fc.filter(pl.col("index").is_not_null()).with_columns(pl.col("index").cast(pl.Int64).alias(IDX))
     msgs = []
     for col in table.columns:
         sub = fc.filter(pl.col("column") == col.name)
@@ -303,86 +376,76 @@ def _value_reasons(table: Table, df: pl.DataFrame) -> pl.DataFrame:
             .otherwise(pl.lit(f"{col.name} fails ") + pl.col("check"))
         )
         # A required value that failed to parse already has its reason: do not add "is empty".
-        sub = sub.join(parse_failed.select("index", pl.col(col.name).alias("_pf")), on="index", how="left")
-        sub = sub.filter(~((pl.col("check") == "not_nullable") & pl.col("_pf")))
-        msgs.append(sub.select("index", msg.alias("reason")))
-    return pl.concat(msgs) if msgs else pl.DataFrame(schema={"index": pl.Int64, "reason": pl.String})
+        not_blank = sub.join(df.select(IDX, _blank_to_null(pl.col(f"raw_{col.name}")).is_not_null().alias("_given")),
+                             on=IDX, how="left")
+        sub = not_blank.filter(~((pl.col("check") == "not_nullable") & pl.col("_given")))
+        msgs.append(sub.select(IDX, msg.alias("reason")))
+    return pl.concat(msgs) if msgs else pl.DataFrame(schema=NO_REASONS)
 
 
-def _cross_column_reasons(table: Table) -> list[pl.Expr]:
+def _cross_column_reasons(table: Table, df: pl.DataFrame) -> list[pl.DataFrame]:
     if table.name != "contacts":
         return []
-    return [
-        pl.when(pl.col("recipient_type").is_in(["emergency_contact", "third_party"]) & pl.col("recipient_id").is_null())
-        .then(pl.lit("recipient_id is empty for a contact to a ") + pl.col("recipient_type"))
-    ]
+    return [_reasons_where(
+        df, pl.col("recipient_type").is_in(["emergency_contact", "third_party"]) & pl.col("recipient_id").is_null(),
+        pl.lit("recipient_id is empty for a contact to a ") + pl.col("recipient_type"),
+    )]
 
 
-def _reference_reasons(table: Table, con: duckdb.DuckDBPyConnection, has_borrowers: bool) -> list[pl.Expr]:
-    exprs = []
+def _reference_reasons(table: Table, df: pl.DataFrame, con: duckdb.DuckDBPyConnection,
+                       has_borrowers: bool) -> list[pl.DataFrame]:
+    out = []
     for column, target, target_col in table.references:
         if target == "borrowers" and not has_borrowers:
             continue
-        keys = frame(con, f"SELECT DISTINCT {target_col} FROM {target}").to_series()
-        exprs.append(
-            pl.when(pl.col(column).is_not_null() & ~pl.col(column).is_in(keys.implode()))
-            .then(pl.lit(f"{column} ") + _quoted(pl.col(column)) + pl.lit(f" is not in {target}"))
-        )
-    return exprs
+        keys = frame(con, f"SELECT DISTINCT {target_col} AS k FROM {target}")
+        unknown = df.filter(pl.col(column).is_not_null()).join(keys, left_on=column, right_on="k", how="anti")
+        out.append(unknown.select(
+            IDX, (pl.lit(f"{column} ") + _quoted(pl.col(column)) + pl.lit(f" is not in {target}")).alias("reason")))
+    return out
 
-
-# ---------------------------------------------------------------- merging
 
 def _key_text(table: Table) -> pl.Expr:
-    return pl.concat_str([pl.col(f"raw_{k}").fill_null("") for k in table.key], separator="|")
+    return pl.concat_str([pl.col(f"raw_{k}").cast(pl.String).fill_null("") for k in table.key], separator="|")
 
 
 def validate(table: Table, raw: pl.DataFrame, con: duckdb.DuckDBPyConnection,
-             zone: str | None, has_borrowers: bool) -> pl.DataFrame:
-    """The parsed frame with `_reasons` holding every reason each row fails (empty = valid)."""
-    df = parse(table, raw, zone)
-    vr = _value_reasons(table, df)
-    extra = _cross_column_reasons(table) + _reference_reasons(table, con, has_borrowers)
+             zone: str | None, has_borrowers: bool) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The parsed frame, and every reason each row fails as (row index, reason)."""
+    df, parse_reasons = parse(table, raw, zone)
+    reasons = [parse_reasons, _value_reasons(table, df), *_cross_column_reasons(table, df),
+               *_reference_reasons(table, df, con, has_borrowers)]
     if "_unparsed" in df.columns:
-        extra.append(pl.when(pl.col("_unparsed").is_not_null()).then(pl.lit("line is not a JSON object")))
-    df = df.with_row_index("_idx").with_columns(pl.col("_idx").cast(pl.Int64))
-    if extra:
-        df = df.with_columns(pl.concat_list([pl.col(REASONS), *extra]).alias(REASONS))
-    if vr.height:
-        per_row = vr.group_by("index").agg(pl.col("reason").alias("_vr"))
-        df = df.join(per_row, left_on="_idx", right_on="index", how="left").with_columns(
-            pl.concat_list([pl.col(REASONS), pl.col("_vr").fill_null([])]).alias(REASONS)
-        ).drop("_vr")
-    return df.with_columns(pl.col(REASONS).list.drop_nulls()).sort("_idx")
+        reasons.append(_reasons_where(df, pl.col("_unparsed").is_not_null(), pl.lit("line is not a JSON object")))
+    return df, pl.concat(reasons)
 
 
 def _same_row(table: Table, suffix: str) -> pl.Expr:
     return pl.all_horizontal([pl.col(c).eq_missing(pl.col(c + suffix)) for c in table.names])
 
 
-def merge(table: Table, df: pl.DataFrame, con: duckdb.DuckDBPyConnection) -> tuple[TableCounts, pl.DataFrame]:
+def merge(table: Table, df: pl.DataFrame, reasons: pl.DataFrame,
+          con: duckdb.DuckDBPyConnection) -> tuple[TableCounts, pl.DataFrame]:
     """Decide each row's fate, write the accepted ones, and return the counts and rejected rows."""
     counts = TableCounts(read=df.height)
     key = list(table.key)
-    valid = pl.col(REASONS).list.len() == 0
-    # Conflicting copies of one key in this load: all rejected (we cannot know which is true).
-    signature = pl.when(valid).then(pl.struct(table.names)).otherwise(pl.struct([f"raw_{c}" for c in table.names]).struct.rename_fields(table.names))
-    keyed = pl.all_horizontal([pl.col(k).is_not_null() for k in key])
-    df = df.with_columns(
-        pl.when(keyed).then(signature.n_unique().over(key)).otherwise(1).alias("_variants"),
-        pl.when(keyed).then(pl.len().over(key)).otherwise(1).alias("_copies"),
-    )
     key_name = " + ".join(key)
-    df = df.with_columns(
-        pl.when(pl.col("_variants") > 1).then(
-            pl.col(REASONS).list.concat(pl.concat_list(
-                pl.lit(f"{key_name} ") + _quoted(_key_text(table))
-                + pl.lit(" appears ") + pl.col("_copies").cast(pl.String)
-                + pl.lit(" times in this load with different values (all rejected)")
-            ))
-        ).otherwise(pl.col(REASONS)).alias(REASONS)
-    )
-    valid_now = df.filter(pl.col(REASONS).list.len() == 0)
+    # Conflicting copies of one key in this load: all rejected (we cannot know which is true).
+    # Only keys that repeat are compared, on their parsed values (raw text for rows that did not parse).
+    repeated = df.filter(pl.all_horizontal([pl.col(k).is_not_null() for k in key]) & pl.struct(key).is_duplicated())
+    if repeated.height:
+        invalid = reasons.get_column(IDX).unique().implode()
+        signature = pl.when(pl.col(IDX).is_in(invalid)).then(
+            pl.struct([pl.col(f"raw_{c}").cast(pl.String).alias(c) for c in table.names])
+        ).otherwise(pl.struct([pl.col(c).cast(pl.String) for c in table.names]))
+        conflicts = repeated.with_columns(
+            signature.n_unique().over(key).alias("_variants"), pl.len().over(key).alias("_copies")
+        ).filter(pl.col("_variants") > 1)
+        reasons = pl.concat([reasons, conflicts.select(
+            IDX, (pl.lit(f"{key_name} ") + _quoted(_key_text(table)) + pl.lit(" appears ")
+                  + pl.col("_copies").cast(pl.String)
+                  + pl.lit(" times in this load with different values (all rejected)")).alias("reason"))])
+    valid_now = df.join(reasons.select(IDX).unique(), on=IDX, how="anti")
     # Identical copies in this load: the first is the candidate, the rest are duplicates.
     candidates = valid_now.unique(subset=key, keep="first", maintain_order=True)
     counts.duplicates += valid_now.height - candidates.height
@@ -390,9 +453,8 @@ def merge(table: Table, df: pl.DataFrame, con: duckdb.DuckDBPyConnection) -> tup
     con.register("_incoming_keys", candidates.select(key))
     stored = frame(con, f"SELECT s.* FROM {table.name} s SEMI JOIN _incoming_keys k USING ({', '.join(key)})")
     con.unregister("_incoming_keys")
-    typed_cols = table.names
     if stored.height:
-        stored = stored.select(key + [pl.col(c).alias(c + "_s") for c in typed_cols if c not in key]).with_columns(
+        stored = stored.select(key + [pl.col(c).alias(c + "_s") for c in table.names if c not in key]).with_columns(
             [pl.col(k).alias(k + "_s") for k in key]
         )
         joined = candidates.join(stored, on=key, how="left").with_columns(
@@ -405,14 +467,9 @@ def merge(table: Table, df: pl.DataFrame, con: duckdb.DuckDBPyConnection) -> tup
     new = joined.filter(~pl.col("_stored"))
     counts.duplicates += dup.height
     if table.append_only:
-        conflict_ids = changed.select("_idx")
-        df = df.with_columns(
-            pl.when(pl.col("_idx").is_in(conflict_ids.to_series().implode())).then(
-                pl.col(REASONS).list.concat(pl.concat_list(
-                    pl.lit(f"{key_name} ") + _quoted(_key_text(table))
-                    + pl.lit(" is already stored with different values (an event never changes)")))
-            ).otherwise(pl.col(REASONS)).alias(REASONS)
-        )
+        reasons = pl.concat([reasons, changed.select(
+            IDX, (pl.lit(f"{key_name} ") + _quoted(_key_text(table))
+                  + pl.lit(" is already stored with different values (an event never changes)")).alias("reason"))])
         write = new
     else:
         counts.updated = changed.height
@@ -428,7 +485,9 @@ def merge(table: Table, df: pl.DataFrame, con: duckdb.DuckDBPyConnection) -> tup
         con.register("_write", write.select(table.names))
         con.execute(f"INSERT INTO {table.name} ({', '.join(table.names)}) SELECT {', '.join(table.names)} FROM _write")
         con.unregister("_write")
-    rejected = df.filter(pl.col(REASONS).list.len() > 0)
+    per_row = reasons.with_row_index("_order").group_by(IDX).agg(
+        pl.col("reason").sort_by("_order").str.join("; ").alias("reasons"))
+    rejected = df.join(per_row, on=IDX, how="inner").sort(IDX)
     counts.rejected = rejected.height
     values = [f"raw_{c}" for c in table.names] + [
         c for c in df.columns if not c.startswith(("raw_", "_")) and c not in table.names
@@ -438,8 +497,8 @@ def merge(table: Table, df: pl.DataFrame, con: duckdb.DuckDBPyConnection) -> tup
         pl.col(FILE).alias("source_file"),
         pl.col(ROW).alias("row"),
         _key_text(table).alias("key"),
-        pl.col(REASONS).list.join("; ").alias("reasons"),
-        pl.struct([pl.col(c).alias(c.removeprefix("raw_")) for c in values]).struct.json_encode().alias("values"),
+        pl.col("reasons"),
+        pl.struct([pl.col(c).cast(pl.String).alias(c.removeprefix("raw_")) for c in values]).struct.json_encode().alias("values"),
     )
     assert counts.read == counts.loaded + counts.updated + counts.duplicates + counts.rejected, counts
     return counts, rej
@@ -470,8 +529,8 @@ def load_dataset(con: duckdb.DuckDBPyConnection, data_dir: str | Path, *, timezo
             if name not in raw:
                 continue
             table = TABLES[name]
-            checked = validate(table, raw[name], con, timezone_name, has_borrowers)
-            counts, rej = merge(table, checked, con)
+            parsed, reasons = validate(table, raw[name], con, timezone_name, has_borrowers)
+            counts, rej = merge(table, parsed, reasons, con)
             result.counts[name] = counts
             rejected.append(rej)
         result.rejected = pl.concat(rejected) if rejected else result.rejected
