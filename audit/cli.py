@@ -118,6 +118,23 @@ def run(db, data, policy, out, zone, encoding, fail_on, since, until, lock_timeo
         sys.exit(1)
 
 
+@main.command()
+@click.option("--db", required=True, type=click.Path(dir_okay=False, exists=True), help="Store file (DuckDB).")
+@click.option("--borrower", "borrower_id", required=True, help="The borrower whose data to delete.")
+@click.option("--lock-timeout", default=60.0, show_default=True, help="Seconds to wait for a store in use.")
+@handle_errors
+def purge(db: str, borrower_id: str, lock_timeout: float) -> None:
+    """Delete every row about one borrower from the store (erasure requests)."""
+    from .store import connect, purge_borrower
+
+    con = connect(db, lock_timeout=lock_timeout)
+    try:
+        deleted = purge_borrower(con, borrower_id)
+    finally:
+        con.close()
+    click.echo(", ".join(f"{t}: {n}" for t, n in deleted.items()) + " row(s) deleted")
+
+
 @main.group()
 def policy() -> None:
     """Work with policy files: list the built-in presets, validate a file."""
@@ -153,3 +170,7 @@ def sample(loans: int, seed: int, out: str, fmt: str) -> None:
 
     counts = generate(out, loans=loans, seed=seed, fmt=fmt)
     click.echo(json.dumps(counts))
+
+
+if __name__ == "__main__":
+    main()

@@ -74,3 +74,37 @@ def frame(con: duckdb.DuckDBPyConnection, sql: str, params: dict | list | None =
 
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: dict | list | None = None):
     return con.execute(sql, params or []).fetchall()[0][0]
+
+
+def purge_borrower(con: duckdb.DuckDBPyConnection, borrower_id: str) -> dict[str, int]:
+    """Delete everything the store holds about one borrower (PIPL/GDPR erasure), in one transaction.
+
+    Rejected rows are matched on the borrower id and loan ids appearing in
+    their key or original values. A CHECKPOINT then rewrites the file so the
+    deleted rows do not linger in the write-ahead log.
+    """
+    loans = [r[0] for r in con.execute("SELECT loan_id FROM loans WHERE borrower_id = ?", [borrower_id]).fetchall()]
+    ids = [borrower_id, *loans]
+    deleted: dict[str, int] = {}
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for table, where, params in (
+            ("contacts", "loan_id IN (SELECT unnest(?::VARCHAR[]))", [loans]),
+            ("installments", "loan_id IN (SELECT unnest(?::VARCHAR[]))", [loans]),
+            ("emergency_contacts", "borrower_id = ?", [borrower_id]),
+            ("loans", "borrower_id = ?", [borrower_id]),
+            ("borrowers", "borrower_id = ?", [borrower_id]),
+            ("rejected_rows",
+             "list_has_any(string_split(\"key\", '|'), ?::VARCHAR[]) OR "
+             "EXISTS (SELECT 1 FROM unnest(?::VARCHAR[]) AS u(id) WHERE contains(\"values\", '\"' || u.id || '\"'))",
+             [ids, ids]),
+        ):
+            n = con.execute(f"SELECT count(*) FROM {table} WHERE {where}", params).fetchall()[0][0]
+            con.execute(f"DELETE FROM {table} WHERE {where}", params)
+            deleted[table] = n
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("CHECKPOINT")
+    return deleted

@@ -8,6 +8,8 @@ import tempfile
 from pathlib import Path
 
 from ..engine import AuditResult
+from .html import write_html
+from .manifest import write_manifest
 from .summary import write_summary
 from .tables import write_rejected, write_violations
 
@@ -21,11 +23,15 @@ def write_reports(result: AuditResult, out_dir: str | Path) -> Path:
     """
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
+    for stale in out.parent.glob(f".{out.name}.*.partial"):  # left by a run that was killed
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     try:
         write_violations(result, tmp)
         write_rejected(result, tmp)
         write_summary(result, tmp)
+        write_html(result, tmp)
+        write_manifest(result, tmp)  # last: it hashes every other file
         os.chmod(tmp, 0o700)  # reports hold personal data, even masked
         if out.exists():
             old = out.with_name(f".{out.name}.old")
