@@ -54,6 +54,7 @@ def connect(db: str | Path | None = None, *, lock_timeout: float = 0.0,
     if path != ":memory:" and new:
         os.chmod(path, 0o600)  # it holds personal data
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")  # our own progress reporting owns the terminal
     if threads:
         con.execute("SET threads = ?", [threads])
     if memory_limit:
