@@ -36,7 +36,7 @@ def audit(*, db: str | Path | None = None, data: str | Path | None = None,
     con = connect(db, lock_timeout=lock_timeout, threads=threads, memory_limit=memory_limit)
     try:
         loaded = _load_into(con, data, timezone_name=timezone, encoding=encoding) if data is not None else None
-        result = run_audit(con, pol, since=since, until=until, load=loaded)
+        result = run_audit(con, pol, since=since, until=until, load=loaded, fingerprint=out is not None)
     finally:
         con.close()
     if out is not None:

@@ -96,8 +96,11 @@ def load(data_dir: str, db: str | None, zone: str | None, encoding: str, lock_ti
 @click.option("--lock-timeout", default=60.0, show_default=True, help="Seconds to wait for a store in use.")
 @click.option("--threads", type=click.IntRange(1), help="Engine threads (default: all cores).")
 @click.option("--memory-limit", help="Engine memory limit, e.g. 3GB; beyond it the engine spills to disk.")
+@click.option("--junit", "junit", type=click.Path(dir_okay=False),
+              help="Also write JUnit XML here: a test per rule, a failure per violation (100 per rule at most).")
 @handle_errors
-def run(db, data, policy, out, zone, encoding, fail_on, since, until, lock_timeout, threads, memory_limit) -> None:
+def run(db, data, policy, out, zone, encoding, fail_on, since, until, lock_timeout, threads, memory_limit,
+        junit) -> None:
     """Audit the contacts and write violations, rejected rows and a summary to --out.
 
     With --data the dataset is loaded first (into --db, or into memory);
@@ -113,6 +116,10 @@ def run(db, data, policy, out, zone, encoding, fail_on, since, until, lock_timeo
         click.echo(f"  {rule_id:<28}{n:>8}")
     for note in result.notes:
         click.echo(f"note: {note}")
+    if junit:
+        from .reports.junit import run_junit
+
+        run_junit(result, junit)
     if fail_on and result.worst_at_or_above(fail_on.lower()):
         click.echo(f"audit: violations at or above {fail_on} exist (--fail-on)", err=True)
         sys.exit(1)
@@ -137,7 +144,7 @@ def purge(db: str, borrower_id: str, lock_timeout: float) -> None:
 
 @main.group()
 def policy() -> None:
-    """Work with policy files: list the built-in presets, validate a file."""
+    """Work with policy files: list the built-in presets, validate, diff and unit-test them."""
 
 
 @policy.command("list")
@@ -155,6 +162,82 @@ def policy_validate(file: str) -> None:
     """Check FILE against the policy contract: exit 0, or 2 with every problem and its path."""
     p = load_policy(file)
     click.echo(f"{file}: valid ({p.policy_id} {p.version}; rules: {', '.join(p.rule_ids())})")
+
+
+@policy.command("diff")
+@click.argument("old")
+@click.argument("new")
+@click.option("--data", type=click.Path(file_okay=False), help="Dataset to compare on (loaded once, into memory).")
+@click.option("--db", type=click.Path(dir_okay=False), help="Store to compare on (instead of --data).")
+@click.option("--format", "fmt", default="text", show_default=True, type=click.Choice(["text", "json", "markdown"]),
+              help="markdown suits a pull-request comment.")
+@click.option("--fail-on-new", type=SEVERITY, help="Exit 1 when the change adds violations at or above this severity.")
+@click.option("--examples", default=3, show_default=True, type=click.IntRange(0), help="Examples per rule and side.")
+@click.option("--timezone", "zone", help="IANA zone of timestamps written without a UTC offset.")
+@click.option("--encoding", default="utf-8", show_default=True, help="Encoding of CSV files (e.g. gb18030).")
+@click.option("--since", callback=_date, help="First local date of the contacts to judge (inclusive).")
+@click.option("--until", callback=_date, help="Last local date of the contacts to judge (inclusive).")
+@click.option("--lock-timeout", default=60.0, show_default=True, help="Seconds to wait for a store in use.")
+@handle_errors
+def policy_diff(old, new, data, db, fmt, fail_on_new, examples, zone, encoding, since, until, lock_timeout) -> None:
+    """Audit the same data with policy OLD and policy NEW; show the violations the change adds and removes.
+
+    OLD and NEW are files or builtin:NAME. Examples are masked.
+    """
+    from .policy_tools import diff_policies, render_json, render_markdown, render_text
+
+    d = diff_policies(old, new, data=data, db=db, timezone=zone, encoding=encoding, since=since, until=until,
+                      examples=examples, lock_timeout=lock_timeout)
+    click.echo({"text": render_text, "json": render_json, "markdown": render_markdown}[fmt](d), nl=False)
+    if fail_on_new:
+        n = d.new_at_or_above(fail_on_new.lower())
+        if n:
+            click.echo(f"audit: the change adds {n} violation(s) at or above {fail_on_new} (--fail-on-new)", err=True)
+            sys.exit(1)
+
+
+@policy.command("test")
+@click.argument("cases", type=click.Path(exists=True))
+@click.option("--junit", "junit", type=click.Path(dir_okay=False), help="Also write JUnit XML here.")
+@handle_errors
+def policy_test(cases: str, junit: str | None) -> None:
+    """Run policy unit tests: YAML cases (a file, or a directory of them) with data and expected violations.
+
+    Exit 0 when every case passes, 1 when one fails.
+    """
+    from .policy_tools import run_policy_tests
+
+    results = run_policy_tests(cases)
+    for r in results:
+        click.echo(f"{'PASS' if r.passed else 'FAIL'} {r.file}::{r.name}")
+        for line in [] if r.passed else r.explain():
+            click.echo(f"     {line}")
+    failed = sum(1 for r in results if not r.passed)
+    click.echo(f"{len(results) - failed} passed, {failed} failed")
+    if junit:
+        from .reports.junit import cases_junit
+
+        cases_junit(results, junit)
+    if failed:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("out_dir", type=click.Path(exists=True, file_okay=False))
+def verify(out_dir: str) -> None:
+    """Check a report directory against its manifest.json: exit 0 when no byte changed, else 1.
+
+    Names every file that changed, is missing, or was added.
+    """
+    from .reports.manifest import verify as verify_dir
+
+    problems, checked = verify_dir(out_dir)
+    if problems:
+        for p in problems:
+            click.echo(f"{p.status}: {p.path}", err=True)
+        click.echo(f"audit: {out_dir} does not match its manifest ({len(problems)} problem(s))", err=True)
+        sys.exit(1)
+    click.echo(f"{out_dir}: all {checked} files match manifest.json")
 
 
 @main.command()

@@ -45,7 +45,8 @@ def build_facts(con: duckdb.DuckDBPyConnection, policy: Policy, since: date | No
 
 
 def run_audit(con: duckdb.DuckDBPyConnection, policy: Policy, *, since: date | None = None,
-              until: date | None = None, load: LoadResult | None = None) -> AuditResult:
+              until: date | None = None, load: LoadResult | None = None,
+              fingerprint: bool = False) -> AuditResult:
     """Judge the stored contacts (those with local date in [since, until]) against the policy.
 
     Every rule sees the full history, so reminders before `since` still count.
@@ -82,10 +83,15 @@ def run_audit(con: duckdb.DuckDBPyConnection, policy: Policy, *, since: date | N
         con.unregister("p_rule_meta")
     violations = VIOLATIONS_SCHEMA.validate(violations.with_columns(pl.col("evidence").cast(pl.String)))
     judged = scalar(con, "SELECT count(*) FROM facts WHERE judged")
+    prints: dict = {}
+    if fingerprint:  # only a written report (its manifest) needs it, and it reads every stored row
+        from .reports.manifest import dataset_fingerprint  # local: the reports package imports this module
+
+        prints = dataset_fingerprint(con)
     return AuditResult(
         violations=violations, policy=policy, started_at=started, finished_at=datetime.now(timezone.utc),
         load=load, notes=notes, since=since, until=until, contacts_judged=judged,
-        fingerprint=__import__("audit.reports.manifest", fromlist=["x"]).dataset_fingerprint(con),
+        fingerprint=prints,
     )
 
 

@@ -22,24 +22,27 @@ from ..schemas import LOAD_ORDER, TABLES
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
 FINGERPRINT_ALGORITHM = (
-    "per row: SHA-256 of the row's canonical text (columns in SPEC order; each value as "
-    "<length in characters>:<text>, NULL as '-', joined by U+001F; timestamps as UTC "
-    "YYYY-MM-DDTHH:MM:SS.ffffffZ, dates YYYY-MM-DD, decimals with 2 places); per table: the four "
-    "64-bit words of the row digests summed word by word modulo 2^64 (order-independent), as hex; "
-    "dataset: SHA-256 of the lines '<table> <rows> <digest>\\n' in load order"
+    "per row: SHA-256 of the row's canonical text (columns in SPEC order joined by U+001F; an empty value "
+    "as '-'; text as <length in characters>:<text>; timestamps as UTC YYYY-MM-DDTHH:MM:SS.ffffffZ, dates "
+    "YYYY-MM-DD, integers and decimals (2 places) as digits); per table: the four 64-bit words of the row "
+    "digests summed word by word modulo 2^64 (order-independent), as hex; dataset: SHA-256 of the lines "
+    "'<table> <rows> <digest>\\n' in load order"
 )
 _WORD = 2**64
 
 
 def _value_sql(name: str, kind: str) -> str:
+    """A column's canonical text; NULL propagates through || and becomes '-' (cheaper than CASE)."""
     col = f'"{name}"'
     if kind == "timestamp":
         text = f"strftime(timezone('UTC', {col}), '%Y-%m-%dT%H:%M:%S.%fZ')"
     elif kind == "date":
         text = f"strftime({col}, '%Y-%m-%d')"
-    else:
+    elif kind in ("int", "decimal"):
         text = f"CAST({col} AS VARCHAR)"
-    return f"CASE WHEN {col} IS NULL THEN '-' ELSE CAST(length({text}) AS VARCHAR) || ':' || {text} END"
+    else:  # text may hold anything, the separator included: the length makes it unambiguous
+        text = f"CAST(length({col}) AS VARCHAR) || ':' || {col}"
+    return f"coalesce({text}, '-')"
 
 
 def _table_sql(table: str) -> str:

@@ -1,0 +1,265 @@
+"""The reports people read and regulators check: report.html, manifest.json and verify, JUnit, reproducibility."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+import shutil
+import xml.etree.ElementTree as ET
+
+import polars as pl
+import pytest
+from click.testing import CliRunner
+
+import audit
+from audit.cli import main
+from audit.reports import html as html_report
+from audit.reports.junit import run_junit
+from helpers import contact, policy, write_dataset, write_table
+
+EC = dict(recipient_type="emergency_contact", recipient_id="K1")
+XSS = "<script>document.body.setAttribute('data-pwned','1')</script>"
+REPORT_FILES = {"violations.csv", "violations.parquet", "rejected.csv", "summary.json", "report.html",
+                "manifest.json"}
+
+
+def _run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def _contacts():
+    return [
+        contact("late", "2026-11-05T23:00:00+08:00", agent_id="=HYPERLINK(\"http://evil\")"),
+        contact("early_ec", "2026-11-03T10:00:00+08:00", channel="sms", outcome="delivered",
+                content=f"您的亲友逾期未还 {XSS}", **EC),
+        contact("mobile", "2026-11-06T10:00:00+08:00", channel="sms", content="请回电 13912345678", agent_id="@SUM(1)"),
+        contact("bad", "not a time", agent_id="-1+2"),
+    ]
+
+
+def _dataset(root):
+    return write_dataset(root, contacts=_contacts(),
+                         emergency_contacts=[{"borrower_id": "B1", "contact_id": "K1", "relationship": "兄弟"}])
+
+
+@pytest.fixture
+def report(tmp_path):
+    out = tmp_path / "out"
+    r = _run("run", "--data", _dataset(tmp_path / "data"), "--out", out)
+    assert r.exit_code == 0, r.output
+    return out
+
+
+def _flip(path, pos):
+    data = bytearray(path.read_bytes())
+    data[pos] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+# ------------------------------------------------------------------ manifest and verify
+
+def test_run_writes_report_html_and_manifest_beside_the_spec_files(report):
+    assert {p.name for p in report.iterdir()} == REPORT_FILES
+
+
+def test_manifest_holds_the_sha256_of_every_other_file_and_of_the_policy(tmp_path):
+    pol = tmp_path / "policy.yaml"
+    pol.write_text("policy_id: p\nversion: '7'\ndefault_timezone: Asia/Shanghai\nrules:\n"
+                   "  contact_hours: {start: '08:00', end: '22:00'}\n", encoding="utf-8")
+    out = tmp_path / "out"
+    assert _run("run", "--data", _dataset(tmp_path / "d"), "--policy", pol, "--out", out).exit_code == 0
+    m = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert set(m["files"]) == REPORT_FILES - {"manifest.json"}
+    for name, entry in m["files"].items():
+        assert entry["sha256"] == hashlib.sha256((out / name).read_bytes()).hexdigest()
+    assert m["policy"]["sha256"] == hashlib.sha256(pol.read_bytes()).hexdigest()
+    assert m["tool"]["version"] == audit.__version__
+    assert m["input"]["tables"]["contacts"]["rows"] == 3 and len(m["input"]["sha256"]) == 64
+
+
+def test_verify_passes_on_an_untouched_report_directory(report):
+    r = _run("verify", report)
+    assert r.exit_code == 0 and "match" in r.output
+
+
+@pytest.mark.parametrize("name", sorted(REPORT_FILES))
+def test_verify_fails_naming_the_file_after_any_byte_of_it_changes(report, tmp_path, name):
+    size = (report / name).stat().st_size
+    for pos in sorted({0, size // 2, size - 1}):
+        copy = tmp_path / f"copy-{pos}"
+        shutil.copytree(report, copy)
+        _flip(copy / name, pos)
+        r = _run("verify", copy)
+        assert r.exit_code == 1, (name, pos)
+        assert re.search(rf"(changed|damaged): {re.escape(name)}$", r.output, re.M), r.output
+
+
+def test_verify_names_missing_and_added_files(report):
+    (report / "rejected.csv").unlink()
+    (report / "notes.txt").write_text("added later")
+    r = _run("verify", report)
+    assert r.exit_code == 1
+    assert "missing: rejected.csv" in r.output and "unexpected: notes.txt" in r.output
+
+
+def test_verify_reports_a_missing_manifest(report):
+    (report / "manifest.json").unlink()
+    r = _run("verify", report)
+    assert r.exit_code == 1 and "missing: manifest.json" in r.output
+
+
+def test_input_fingerprint_ignores_file_format_and_row_order_but_not_content(tmp_path):
+    csv_root = _dataset(tmp_path / "csv")
+    pq_root = tmp_path / "pq"
+    rows = _contacts()[::-1]
+    (pq_root / "contacts").mkdir(parents=True)
+    write_table(pq_root / "contacts", "part-1", rows[:2], "parquet")
+    write_table(pq_root / "contacts", "part-0", rows[2:], "jsonl")
+    write_dataset(tmp_path / "tmp", contacts=[])  # the other tables, as CSV ...
+    for name in ("loans", "installments", "borrowers"):
+        df = pl.read_csv(tmp_path / "tmp" / f"{name}.csv", infer_schema=False)
+        df.reverse().write_parquet(pq_root / f"{name}.parquet")  # ... then Parquet, reversed
+    write_table(pq_root, "emergency_contacts", [{"borrower_id": "B1", "contact_id": "K1", "relationship": "兄弟"}],
+                "jsonl")
+    a = audit.audit(data=csv_root, out=tmp_path / "o1").fingerprint
+    b = audit.audit(data=pq_root, out=tmp_path / "o2").fingerprint
+    assert a["sha256"] == b["sha256"] and a["tables"] == b["tables"]
+    changed = _contacts()
+    changed[0]["agent_id"] = "A02"
+    c = audit.audit(data=write_dataset(tmp_path / "changed", contacts=changed, emergency_contacts=[
+        {"borrower_id": "B1", "contact_id": "K1", "relationship": "兄弟"}]), out=tmp_path / "o3").fingerprint
+    assert c["tables"]["contacts"]["digest"] != a["tables"]["contacts"]["digest"]
+    assert c["tables"]["loans"] == a["tables"]["loans"]
+
+
+def test_two_runs_give_byte_identical_violations_files(tmp_path):
+    data = _dataset(tmp_path / "data")
+    for n in (1, 2):
+        assert _run("run", "--data", data, "--out", tmp_path / f"o{n}").exit_code == 0
+    for name in ("violations.csv", "violations.parquet"):
+        assert (tmp_path / "o1" / name).read_bytes() == (tmp_path / "o2" / name).read_bytes(), name
+    assert pl.read_csv(tmp_path / "o1" / "violations.csv").height > 0
+
+
+def test_csv_outputs_neutralise_cells_a_spreadsheet_would_run_as_formulas(report):
+    v = pl.read_csv(report / "violations.csv", infer_schema=False)
+    agents = set(v["agent_id"].drop_nulls().to_list())
+    assert "'=HYPERLINK(\"http://evil\")" in agents and "'@SUM(1)" in agents
+    assert not any(re.match(r"[=+\-@]", a) for a in agents)
+    rej = pl.read_csv(report / "rejected.csv", infer_schema=False)
+    assert rej["values"].to_list()[0].startswith("{")  # JSON of the original values, not a formula
+    for df in (v, rej):
+        for col in df.columns:
+            assert not any(re.match(r"[=+\-@\t\r]", x) for x in df[col].drop_nulls().to_list()), col
+
+
+# ------------------------------------------------------------------ report.html (static checks)
+
+def _embedded(page: str, block_id: str) -> str:
+    m = re.search(rf'<script type="application/json" id="{block_id}">(.*?)</script>', page, re.S)
+    assert m, block_id
+    return m.group(1)
+
+
+def test_report_html_escapes_data_and_loads_nothing_from_outside(report):
+    page = (report / "report.html").read_text(encoding="utf-8")
+    assert XSS not in page
+    assert "<title>=HYPERLINK(&quot;http://evil&quot;): 1</title>" in page  # the agents chart
+    assert not re.search(r"<(link|iframe|img|object|embed)\b", page)
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", page)
+    assert "url(" not in page and "@import" not in page
+    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]*)"', page)
+    assert csp and html.unescape(csp.group(1)).startswith("default-src 'none';")
+
+
+def test_report_html_embeds_the_table_as_json_with_lt_gt_amp_escaped(report):
+    page = (report / "report.html").read_text(encoding="utf-8")
+    block = _embedded(page, "violations-data")
+    assert not set(block) & set("<>&")
+    data = json.loads(block)
+    evidence = [r[data["columns"].index("evidence")] for r in data["rows"]]
+    assert any(e and "<script>" in e for e in evidence)
+
+
+def test_report_html_masks_identifiers_as_the_csv_does(report):
+    page = (report / "report.html").read_text(encoding="utf-8")
+    assert "13912345678" not in page and "139****5678" in page
+
+
+def test_report_html_declares_utf8_and_a_cjk_font_and_keeps_chinese_text(report):
+    page = (report / "report.html").read_text(encoding="utf-8")
+    assert '<meta charset="utf-8">' in page
+    assert "Noto Sans CJK SC" in page and "Microsoft YaHei" in page
+    assert "逾期" in page
+
+
+def test_report_html_caps_the_embedded_rows_keeping_the_most_severe_and_says_so(tmp_path, monkeypatch):
+    result = audit.audit(data=_dataset(tmp_path / "d"))
+    monkeypatch.setattr(html_report, "MAX_TABLE_ROWS", 2)
+    page = html_report.render(result)
+    data = json.loads(_embedded(page, "violations-data"))
+    sev = [r[data["columns"].index("severity")] for r in data["rows"]]
+    assert len(sev) == 2 and sev.count("medium") == 0 and result.violations.height > 2
+    assert f"holds 2 of the {result.violations.height} violations" in page
+
+
+def test_methodology_states_every_active_rule_with_its_parameters_and_reference():
+    p = audit.load_policy("builtin:us-reg-f")
+    described = {r["rule_id"]: r for r in html_report.describe_rules(p)}
+    assert list(described) == p.rule_ids()
+    assert all(r["text"] for r in described.values())
+    assert "from 08:00 up to 21:00" in described["HOURS"]["text"]
+    assert "At most 7 contacts by call to the borrower" in described["FREQ-CALLS-7-IN-7-DAYS"]["text"]
+    assert "7 consecutive local calendar days" in described["FREQ-CALLS-7-IN-7-DAYS"]["text"]
+    assert "within 7 local days" in described["QUIET-AFTER-CONVERSATION"]["text"]
+    assert described["HOURS"]["reference"].startswith("12 CFR 1006.6(b)(1)(i)")
+    d = {r["rule_id"]: r["text"] for r in html_report.describe_rules(audit.load_policy("builtin:default"))}
+    assert "fewer than 7 days past due" in d["TP-DPD"] and "50,000" in d["TP-DPD"]
+    assert "at least 2 SMS contact(s)" in d["TP-ESCALATION"] and "no_answer, busy, refused or voicemail" in d[
+        "TP-ESCALATION"]
+
+
+def test_report_html_shows_totals_per_rule_and_severity(tmp_path):
+    result = audit.audit(data=_dataset(tmp_path / "d"))
+    page = html_report.render(result)
+    by_rule = dict(result.violations.group_by("rule_id").len().iter_rows())
+    for rule_id in result.policy.rule_ids():
+        assert f'data-rule-count="{rule_id}">{by_rule.get(rule_id, 0)}<' in page
+    by_sev = dict(result.violations.group_by("severity").len().iter_rows())
+    for sev in ("critical", "high", "medium", "low"):
+        assert f'data-severity-count="{sev}">{by_sev.get(sev, 0)}<' in page
+    assert f'id="total-violations">{result.violations.height}<' in page
+
+
+def test_report_html_lists_rejected_rows_with_reasons(report):
+    page = (report / "report.html").read_text(encoding="utf-8")
+    assert 'id="rejected-total">1<' in page and "is not a timestamp" in page
+
+
+# ------------------------------------------------------------------ JUnit
+
+def test_run_junit_has_one_testcase_per_rule_and_a_failure_per_violation(tmp_path):
+    junit = tmp_path / "ci" / "audit.xml"
+    r = _run("run", "--data", _dataset(tmp_path / "d"), "--out", tmp_path / "o", "--junit", junit)
+    assert r.exit_code == 0, r.output
+    suite = ET.parse(junit).getroot().find("testsuite")
+    cases = {c.get("name"): c for c in suite.iter("testcase")}
+    pol = audit.load_policy()
+    assert list(cases) == pol.rule_ids()
+    v = pl.read_csv(tmp_path / "o" / "violations.csv", infer_schema=False)
+    for rule_id, case in cases.items():
+        assert len(case.findall("failure")) == v.filter(pl.col("rule_id") == rule_id).height
+    assert int(suite.get("failures")) == v["rule_id"].n_unique()
+
+
+def test_run_junit_caps_failures_per_rule_and_drops_characters_xml_cannot_hold(tmp_path):
+    data = write_dataset(tmp_path / "d", contacts=[
+        contact(f"L{i}", f"2026-11-0{i}T23:00:00+08:00", agent_id="A\x01\x1b") for i in range(2, 6)])
+    result = audit.audit(data=data, policy=policy({"contact_hours": {"start": "08:00", "end": "22:00"}}))
+    path = run_junit(result, tmp_path / "j.xml", cap=3)
+    case = ET.parse(path).getroot().find("testsuite/testcase")
+    assert len(case.findall("failure")) == 3
+    assert "4 violation(s) of HOURS" in case.find("system-out").text and "first 3" in case.find("system-out").text
+    assert "agent_id: A\n" in case.find("failure").text + "\n"
