@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+from . import progress
 from .engine import AuditResult, run_audit
 from .errors import UsageError
 from .ingest import LoadResult, load_dataset as _load_into
@@ -17,7 +18,9 @@ def load(data_dir: str | Path, *, db: str | Path | None = None, timezone: str | 
     """Load a dataset into the store at `db` (without one: validate and count only)."""
     con = connect(db, lock_timeout=lock_timeout)
     try:
-        return _load_into(con, data_dir, timezone_name=timezone, encoding=encoding)
+        result = _load_into(con, data_dir, timezone_name=timezone, encoding=encoding)
+        progress.done()
+        return result
     finally:
         con.close()
 
@@ -42,5 +45,7 @@ def audit(*, db: str | Path | None = None, data: str | Path | None = None,
     if out is not None:
         from .reports import write_reports
 
+        progress.step("write reports")
         write_reports(result, out)
+        progress.done()
     return result

@@ -13,7 +13,7 @@ from datetime import date
 
 import click
 
-from . import __version__, api
+from . import __version__, api, progress
 from .errors import AuditError, PolicyError
 from .policy import BUILTIN_PREFIX, SEVERITY_RANK, builtin_names, load_policy
 
@@ -47,6 +47,30 @@ def handle_errors(fn):
     return wrapper
 
 
+def output_options(fn):
+    """--quiet and --verbose, and a step reporter around the command."""
+
+    @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors (no progress, no totals).")
+    @click.option("--verbose", "-v", is_flag=True, help="Log each step with its duration (never message text).")
+    @functools.wraps(fn)
+    def wrapper(*args, quiet: bool, verbose: bool, **kwargs):
+        reporter = progress.Terminal(status=not quiet and sys.stderr.isatty(), verbose=verbose and not quiet)
+        ctx = click.get_current_context()
+        ctx.meta["quiet"] = quiet
+        try:
+            with progress.reporting(reporter):
+                return fn(*args, **kwargs)
+        finally:
+            reporter.close()
+
+    return wrapper
+
+
+def _say(message: str) -> None:
+    if not click.get_current_context().meta.get("quiet"):
+        click.echo(message)
+
+
 def _date(ctx, param, value: str | None) -> date | None:
     if value is None:
         return None
@@ -68,6 +92,7 @@ def main() -> None:
 @click.option("--timezone", "zone", help="IANA zone of timestamps written without a UTC offset.")
 @click.option("--encoding", default="utf-8", show_default=True, help="Encoding of CSV files (e.g. gb18030).")
 @click.option("--lock-timeout", default=60.0, show_default=True, help="Seconds to wait for a store in use.")
+@output_options
 @handle_errors
 def load(data_dir: str, db: str | None, zone: str | None, encoding: str, lock_timeout: float) -> None:
     """Load DATA_DIR into the store, accounting for every row.
@@ -76,11 +101,11 @@ def load(data_dir: str, db: str | None, zone: str | None, encoding: str, lock_ti
     duplicates, or rejected with every reason; one load is one transaction.
     """
     result = api.load(data_dir, db=db, timezone=zone, encoding=encoding, lock_timeout=lock_timeout)
-    click.echo(f"{'table':<20}{'read':>10}{'loaded':>10}{'updated':>10}{'duplicates':>12}{'rejected':>10}")
+    _say(f"{'table':<20}{'read':>10}{'loaded':>10}{'updated':>10}{'duplicates':>12}{'rejected':>10}")
     for name, c in result.counts.items():
-        click.echo(f"{name:<20}{c.read:>10}{c.loaded:>10}{c.updated:>10}{c.duplicates:>12}{c.rejected:>10}")
+        _say(f"{name:<20}{c.read:>10}{c.loaded:>10}{c.updated:>10}{c.duplicates:>12}{c.rejected:>10}")
     if result.rejected.height:
-        click.echo(f"{result.rejected.height} rejected row(s); see them with `audit run ... --out DIR` (rejected.csv)")
+        _say(f"{result.rejected.height} rejected row(s); see them with `audit run ... --out DIR` (rejected.csv)")
 
 
 @main.command()
@@ -98,6 +123,7 @@ def load(data_dir: str, db: str | None, zone: str | None, encoding: str, lock_ti
 @click.option("--memory-limit", help="Engine memory limit, e.g. 3GB; beyond it the engine spills to disk.")
 @click.option("--junit", "junit", type=click.Path(dir_okay=False),
               help="Also write JUnit XML here: a test per rule, a failure per violation (100 per rule at most).")
+@output_options
 @handle_errors
 def run(db, data, policy, out, zone, encoding, fail_on, since, until, lock_timeout, threads, memory_limit,
         junit) -> None:
@@ -111,11 +137,11 @@ def run(db, data, policy, out, zone, encoding, fail_on, since, until, lock_timeo
                        since=since, until=until, lock_timeout=lock_timeout, threads=threads,
                        memory_limit=memory_limit)
     v = result.violations
-    click.echo(f"{v.height} violation(s) in {result.contacts_judged} contact(s) judged; reports in {out}")
+    _say(f"{v.height} violation(s) in {result.contacts_judged} contact(s) judged; reports in {out}")
     for rule_id, n in sorted(v.group_by("rule_id").len().iter_rows()):
-        click.echo(f"  {rule_id:<28}{n:>8}")
+        _say(f"  {rule_id:<28}{n:>8}")
     for note in result.notes:
-        click.echo(f"note: {note}")
+        _say(f"note: {note}")
     if junit:
         from .reports.junit import run_junit
 

@@ -8,7 +8,7 @@ from datetime import date, datetime, timezone
 import duckdb
 import polars as pl
 
-from . import __version__
+from . import __version__, progress
 from .ingest import LoadResult
 from .policy import SEVERITY_RANK, Policy
 from .rules import query_text, run_rule, sql_rules
@@ -53,17 +53,23 @@ def run_audit(con: duckdb.DuckDBPyConnection, policy: Policy, *, since: date | N
     """
     started = datetime.now(timezone.utc)
     notes: list[str] = []
+    progress.step("derive facts (DPD, episode, local time)")
     build_facts(con, policy, since, until)
     has_ec = scalar(con, "SELECT count(*) > 0 FROM emergency_contacts")
     tp = policy.rules.third_party
     if tp is not None and tp.registered_only and not has_ec:
         notes.append("TP-UNREGISTERED: the store holds no emergency contacts, so emergency-contact "
                      "contacts could not be judged; only third_party contacts were checked")
-    parts = [run_rule(con, rule) for rule in sql_rules(policy, has_emergency_contacts=has_ec)]
+    parts = []
+    for rule in sql_rules(policy, has_emergency_contacts=has_ec):
+        progress.step(f"rule {rule.id}")
+        parts.append(run_rule(con, rule))
     parts = [p.with_columns(pl.lit(None, pl.String).alias("evidence")) for p in parts]
     from .text_rules import text_violations  # local: the text rules are optional for a policy
 
+    progress.step("text rules")
     parts += text_violations(con, policy)
+    progress.step("collect violations")
     raw = pl.concat(parts, how="vertical_relaxed") if parts else pl.DataFrame(schema=RAW_SCHEMA)
     meta = pl.DataFrame(
         {
@@ -87,6 +93,7 @@ def run_audit(con: duckdb.DuckDBPyConnection, policy: Policy, *, since: date | N
     if fingerprint:  # only a written report (its manifest) needs it, and it reads every stored row
         from .reports.manifest import dataset_fingerprint  # local: the reports package imports this module
 
+        progress.step("fingerprint the input")
         prints = dataset_fingerprint(con)
     return AuditResult(
         violations=violations, policy=policy, started_at=started, finished_at=datetime.now(timezone.utc),

@@ -19,6 +19,7 @@ import duckdb
 import pandera.polars as pa
 import polars as pl
 
+from . import progress
 from .errors import LoadError
 from .schemas import LOAD_ORDER, POLARS_TYPE, TABLES, Table, value_schema
 from .store import frame, scalar
@@ -518,7 +519,10 @@ def load_dataset(con: duckdb.DuckDBPyConnection, data_dir: str | Path, *, timezo
             has_rows = scalar(con, f"SELECT count(*) > 0 FROM {name}")
             if not has_rows:
                 raise LoadError(f"{root}: required table {name} is missing (expected {name}.csv/.parquet/.jsonl or {name}/)")
-    raw = {name: read_table(TABLES[name], fs, root, encoding) for name, fs in files.items()}
+    raw = {}
+    for name, fs in files.items():
+        progress.step(f"read {name}")
+        raw[name] = read_table(TABLES[name], fs, root, encoding)
     started = datetime.now(timezone.utc)
     result = LoadResult()
     rejected = []
@@ -529,6 +533,7 @@ def load_dataset(con: duckdb.DuckDBPyConnection, data_dir: str | Path, *, timezo
             if name not in raw:
                 continue
             table = TABLES[name]
+            progress.step(f"validate and store {name}")
             parsed, reasons = validate(table, raw[name], con, timezone_name, has_borrowers)
             counts, rej = merge(table, parsed, reasons, con)
             result.counts[name] = counts

@@ -1,0 +1,69 @@
+"""Step reporting for long loads and audits, without threading a callback through every call.
+
+The library announces steps (`step("validate contacts")`); whoever runs it
+decides what to show: the CLI draws a status line on a terminal and, with
+--verbose, logs each step's duration. Messages name steps only, never data.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+_reporter: ContextVar[Callable[[str], None] | None] = ContextVar("audit_progress", default=None)
+
+
+def step(name: str) -> None:
+    report = _reporter.get()
+    if report is not None:
+        report(name)
+
+
+def done() -> None:
+    """The current step has ended (its duration is logged now, not at the next step)."""
+    step("")
+
+
+@contextmanager
+def reporting(callback: Callable[[str], None] | None) -> Iterator[None]:
+    token = _reporter.set(callback)
+    try:
+        yield
+    finally:
+        _reporter.reset(token)
+
+
+class Terminal:
+    """A one-line status on a terminal (stderr) and/or a timing log line per step."""
+
+    def __init__(self, *, status: bool, verbose: bool, stream=None):
+        self.stream = stream or sys.stderr
+        self.status = status
+        self.verbose = verbose
+        self.started = self.last = time.monotonic()
+        self.current: str | None = None
+
+    def __call__(self, name: str) -> None:
+        self._finish_current()
+        self.current = name or None
+        if self.status and name:
+            self.stream.write(f"\r\033[K… {name} ({time.monotonic() - self.started:.1f} s)")
+            self.stream.flush()
+
+    def _finish_current(self) -> None:
+        now = time.monotonic()
+        if self.current is not None and self.verbose:
+            if self.status:
+                self.stream.write("\r\033[K")
+            self.stream.write(f"{self.current}: {now - self.last:.2f} s\n")
+        self.last = now
+
+    def close(self) -> None:
+        self._finish_current()
+        self.current = None
+        if self.status:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
