@@ -32,6 +32,10 @@ class Rule:
     tables: dict[str, pl.DataFrame] = field(default_factory=dict)
 
 
+def _seconds(t) -> int:
+    return t.hour * 3600 + t.minute * 60 + t.second
+
+
 def _list(values) -> list[str] | None:
     return None if values is None else list(values)
 
@@ -67,7 +71,9 @@ def sql_rules(policy: Policy, *, has_emergency_contacts: bool) -> list[Rule]:
             rules.append(Rule("TP-REACHABLE", "tp_reachable", {"n": tp.unreachable_after_failed_calls}))
     if r.contact_hours is not None:
         h = r.contact_hours
-        rules.append(Rule("HOURS", "hours", {"start": h.start, "end": h.end, "channels": _list(h.channels)}))
+        rules.append(Rule("HOURS", "hours", {
+            "start_s": _seconds(h.start), "end_s": _seconds(h.end),
+            "window_text": f"{h.start:%H:%M}-{h.end:%H:%M}", "channels": _list(h.channels)}))
     for f in r.frequency or []:
         rules.append(Rule(f.id, "frequency", {
             "recipient_types": _list(f.recipient_types), "channels": _list(f.channels),

@@ -19,13 +19,13 @@ WITH contact_zone AS (
 ),
 contact_local AS (
     SELECT *,
-           timezone(zone, ts) AS local_ts,
-           CAST(timezone(zone, ts) AS DATE) AS local_date
+           ts AT TIME ZONE zone AS local_ts,
+           CAST(ts AT TIME ZONE zone AS DATE) AS local_date
     FROM contact_zone
 ),
 overdue_at_contact AS (
     SELECT c.event_id,
-           max(c.local_date - i.due_date) AS dpd,
+           max(date_diff('day', i.due_date, c.local_date)) AS dpd,
            sum(i.amount_due) AS overdue_amount
     FROM contact_local c
     JOIN installments i

@@ -19,7 +19,7 @@ WITH matching AS (
 ranked AS (
     SELECT *,
            row_number() OVER (PARTITION BY grp ORDER BY ts_us, event_id) AS sort_pos,
-           count(DISTINCT zone) OVER (PARTITION BY grp) AS zones
+           min(zone) OVER (PARTITION BY grp) <> max(zone) OVER (PARTITION BY grp) AS spans_zones
     FROM matching
 ),
 in_window AS (
@@ -32,7 +32,7 @@ in_window AS (
                    RANGE BETWEEN UNBOUNDED PRECEDING AND 604800000000 PRECEDING)
                -- local dates only rise with ts within one zone; a group that spans
                -- zones is counted exactly by the join below instead
-               WHEN '7_days' THEN CASE WHEN zones = 1 THEN sort_pos - count(*) OVER (
+               WHEN '7_days' THEN CASE WHEN NOT spans_zones THEN sort_pos - count(*) OVER (
                    PARTITION BY grp ORDER BY local_day
                    RANGE BETWEEN UNBOUNDED PRECEDING AND 7 PRECEDING) END
            END AS n
@@ -45,7 +45,7 @@ multi_zone_7_days AS (
       ON b.grp = a.grp
      AND b.local_day BETWEEN a.local_day - 6 AND a.local_day
      AND (b.ts_us < a.ts_us OR (b.ts_us = a.ts_us AND b.event_id <= a.event_id))
-    WHERE $window = '7_days' AND a.zones > 1 AND a.judged
+    WHERE $window = '7_days' AND a.spans_zones AND a.judged
     GROUP BY a.event_id
 ),
 counted AS (

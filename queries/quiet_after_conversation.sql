@@ -14,7 +14,7 @@ last_conversation AS (
     FROM borrower_calls
 )
 SELECT event_id,
-       'call on day ' || (local_date - conversation_date + 1) || ' after a conversation on '
+       'call on day ' || (date_diff('day', conversation_date, local_date) + 1) || ' after a conversation on '
        || CAST(conversation_date AS VARCHAR) || ' (quiet for ' || $days || ' days)' AS detail
 FROM last_conversation
-WHERE judged AND conversation_date IS NOT NULL AND local_date - conversation_date <= $days - 1
+WHERE judged AND conversation_date IS NOT NULL AND date_diff('day', conversation_date, local_date) <= $days - 1

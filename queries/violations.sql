@@ -4,8 +4,8 @@
 -- Parameters: $policy_id, $policy_version; tables raw_violations, p_rule_meta
 WITH located AS (
     SELECT v.rule_id, v.event_id, v.detail, v.evidence, f.*,
-           timezone('UTC', f.ts) AS utc_ts,
-           date_diff('minute', timezone('UTC', f.ts), f.local_ts) AS offset_min,
+           f.ts AT TIME ZONE 'UTC' AS utc_ts,
+           date_diff('minute', f.ts AT TIME ZONE 'UTC', f.local_ts) AS offset_min,
            CASE WHEN f.ts_us % 1000000 = 0 THEN ''
                 ELSE '.' || lpad(CAST(f.ts_us % 1000000 AS VARCHAR), 6, '0') END AS fraction
     FROM raw_violations v
@@ -16,8 +16,8 @@ SELECT l.rule_id,
        l.event_id,
        l.loan_id,
        l.borrower_id,
-       strftime(l.utc_ts, '%Y-%m-%dT%H:%M:%S') || l.fraction || 'Z' AS ts,
-       strftime(l.local_ts, '%Y-%m-%dT%H:%M:%S') || l.fraction
+       strftime(l.utc_ts, '%Y-%m-%d') || 'T' || strftime(l.utc_ts, '%H:%M:%S') || l.fraction || 'Z' AS ts,
+       strftime(l.local_ts, '%Y-%m-%d') || 'T' || strftime(l.local_ts, '%H:%M:%S') || l.fraction
          || CASE WHEN l.offset_min < 0 THEN '-' ELSE '+' END
          || lpad(CAST(abs(l.offset_min) // 60 AS VARCHAR), 2, '0') || ':'
          || lpad(CAST(abs(l.offset_min) % 60 AS VARCHAR), 2, '0') AS local_time,
