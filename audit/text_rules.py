@@ -12,6 +12,7 @@ import polars as pl
 
 from . import pii
 from .policy import Policy
+from .rules import query_text
 from .store import frame
 
 OUT = ["rule_id", "event_id", "detail", "evidence"]
@@ -32,16 +33,7 @@ def _canonical_number(expr: pl.Expr) -> pl.Expr:
 
 
 def _texts(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    return frame(
-        con,
-        """
-        SELECT f.event_id, f.channel, f.is_third_party, f.local_date, f.overdue_amount, f.principal,
-               f.content, b.id_number, b.bank_card, b.phone, b.address
-        FROM facts f
-        LEFT JOIN borrowers b ON b.borrower_id = f.borrower_id
-        WHERE f.judged AND f.content IS NOT NULL
-        """,
-    ).with_columns(pii.nfkc(pl.col("content")).alias("text"))
+    return frame(con, query_text("texts"))
 
 
 def _squash(expr: pl.Expr, chars: str) -> pl.Expr:
@@ -150,11 +142,20 @@ def tp_disclosure(texts: pl.DataFrame, terms: list[str], amounts: bool) -> pl.Da
     )
 
 
+def uses_text(policy: Policy) -> bool:
+    return policy.rules.pii is not None or policy.rules.disclosure is not None
+
+
 def text_violations(con: duckdb.DuckDBPyConnection, policy: Policy) -> list[pl.DataFrame]:
-    r = policy.rules
-    if r.pii is None and r.disclosure is None:
+    if not uses_text(policy):
         return []
-    texts = _texts(con)
+    return judge_texts(_texts(con), policy)
+
+
+def judge_texts(texts: pl.DataFrame, policy: Policy) -> list[pl.DataFrame]:
+    """The text rules over the rows of queries/texts.sql, whichever engine produced them."""
+    r = policy.rules
+    texts = texts.with_columns(pii.nfkc(pl.col("content")).alias("text"))
     out = []
     if r.pii is not None:
         out.append(pii_third_party(texts, list(r.pii.third_party_protected)))
