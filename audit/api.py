@@ -29,7 +29,8 @@ def audit(*, db: str | Path | None = None, data: str | Path | None = None,
           policy: Policy | str | Path | None = None, out: str | Path | None = None,
           timezone: str | None = None, encoding: str = "utf-8",
           since: date | None = None, until: date | None = None,
-          lock_timeout: float = 0.0, threads: int | None = None, memory_limit: str | None = None) -> AuditResult:
+          lock_timeout: float = 0.0, threads: int | None = None, memory_limit: str | None = None,
+          engine: str = "duckdb", spark_master: str = "local[*]") -> AuditResult:
     """Load `data` (if given) into `db` (or memory), audit it, and write the reports to `out`."""
     if db is None and data is None:
         raise UsageError("give --data DATA_DIR, --db FILE, or both")
@@ -39,7 +40,18 @@ def audit(*, db: str | Path | None = None, data: str | Path | None = None,
     con = connect(db, lock_timeout=lock_timeout, threads=threads, memory_limit=memory_limit)
     try:
         loaded = _load_into(con, data, timezone_name=timezone, encoding=encoding) if data is not None else None
-        result = run_audit(con, pol, since=since, until=until, load=loaded, fingerprint=out is not None)
+        if engine == "spark":
+            from .spark_engine import run_audit_spark
+
+            result = run_audit_spark(con, pol, master=spark_master, since=since, until=until, load=loaded)
+            if out is not None:
+                from .reports.manifest import dataset_fingerprint
+
+                result.fingerprint = dataset_fingerprint(con)
+        elif engine == "duckdb":
+            result = run_audit(con, pol, since=since, until=until, load=loaded, fingerprint=out is not None)
+        else:
+            raise UsageError(f"unknown engine {engine!r}: duckdb or spark")
     finally:
         con.close()
     if out is not None:

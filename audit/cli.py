@@ -121,12 +121,16 @@ def load(data_dir: str, db: str | None, zone: str | None, encoding: str, lock_ti
 @click.option("--lock-timeout", default=60.0, show_default=True, help="Seconds to wait for a store in use.")
 @click.option("--threads", type=click.IntRange(1), help="Engine threads (default: all cores).")
 @click.option("--memory-limit", help="Engine memory limit, e.g. 3GB; beyond it the engine spills to disk.")
+@click.option("--engine", type=click.Choice(["duckdb", "spark"]), default="duckdb", show_default=True,
+              help="Where the rules run: DuckDB in this process, or Apache Spark (needs the spark extra).")
+@click.option("--spark-master", default="local[*]", show_default=True,
+              help="Spark master: local[*], spark://host:port, yarn, or a Spark Connect sc:// URL.")
 @click.option("--junit", "junit", type=click.Path(dir_okay=False),
               help="Also write JUnit XML here: a test per rule, a failure per violation (100 per rule at most).")
 @output_options
 @handle_errors
 def run(db, data, policy, out, zone, encoding, fail_on, since, until, lock_timeout, threads, memory_limit,
-        junit) -> None:
+        engine, spark_master, junit) -> None:
     """Audit the contacts and write violations, rejected rows and a summary to --out.
 
     With --data the dataset is loaded first (into --db, or into memory);
@@ -135,7 +139,7 @@ def run(db, data, policy, out, zone, encoding, fail_on, since, until, lock_timeo
     """
     result = api.audit(db=db, data=data, policy=policy, out=out, timezone=zone, encoding=encoding,
                        since=since, until=until, lock_timeout=lock_timeout, threads=threads,
-                       memory_limit=memory_limit)
+                       memory_limit=memory_limit, engine=engine, spark_master=spark_master)
     v = result.violations
     _say(f"{v.height} violation(s) in {result.contacts_judged} contact(s) judged; reports in {out}")
     for rule_id, n in sorted(v.group_by("rule_id").len().iter_rows()):
@@ -224,6 +228,10 @@ def policy_diff(old, new, data, db, fmt, fail_on_new, examples, zone, encoding, 
 
 @policy.command("test")
 @click.argument("cases", type=click.Path(exists=True))
+@click.option("--engine", type=click.Choice(["duckdb", "spark"]), default="duckdb", show_default=True,
+              help="Where the rules run: DuckDB in this process, or Apache Spark (needs the spark extra).")
+@click.option("--spark-master", default="local[*]", show_default=True,
+              help="Spark master: local[*], spark://host:port, yarn, or a Spark Connect sc:// URL.")
 @click.option("--junit", "junit", type=click.Path(dir_okay=False), help="Also write JUnit XML here.")
 @handle_errors
 def policy_test(cases: str, junit: str | None) -> None:

@@ -36,6 +36,16 @@ class AuditResult:
         return any(SEVERITY_RANK[s] >= floor for s in self.violations["severity"].unique().to_list())
 
 
+def rule_meta(policy: Policy) -> pl.DataFrame:
+    """Severity and reference of each active rule: data joined to the violations, not SQL text."""
+    ids = policy.rule_ids()
+    return pl.DataFrame(
+        {"rule_id": ids, "severity": [policy.severity_of(r) for r in ids],
+         "reference": [policy.reference_of(r) for r in ids]},
+        schema={"rule_id": pl.String, "severity": pl.String, "reference": pl.String},
+    )
+
+
 def build_facts(con: duckdb.DuckDBPyConnection, policy: Policy, since: date | None, until: date | None) -> None:
     con.execute("DROP TABLE IF EXISTS facts")
     con.execute(
@@ -71,14 +81,7 @@ def run_audit(con: duckdb.DuckDBPyConnection, policy: Policy, *, since: date | N
     parts += text_violations(con, policy)
     progress.step("collect violations")
     raw = pl.concat(parts, how="vertical_relaxed") if parts else pl.DataFrame(schema=RAW_SCHEMA)
-    meta = pl.DataFrame(
-        {
-            "rule_id": policy.rule_ids(),
-            "severity": [policy.severity_of(r) for r in policy.rule_ids()],
-            "reference": [policy.reference_of(r) for r in policy.rule_ids()],
-        },
-        schema={"rule_id": pl.String, "severity": pl.String, "reference": pl.String},
-    )
+    meta = rule_meta(policy)
     con.register("raw_violations", raw.select(list(RAW_SCHEMA)))
     con.register("p_rule_meta", meta)
     try:

@@ -4,11 +4,15 @@ Everything here is a Polars expression over whole columns, because a nightly
 audit scans millions of messages and per-row Python would dominate it.
 
 Polars' regex engine has no look-around, so the boundary rules ("not preceded
-or followed by a digit") are applied by cutting the text into tokens that tile
-it (maximal digit runs and the gaps between them), so every token knows its
-neighbours, and by checking each candidate's shape with anchored patterns.
+or followed by a digit") come from extracting maximal runs (of digits and
+single separators; of digits and Latin letters for ID numbers): a candidate
+made of whole digit groups of a run has no digit next to it. Each candidate's
+shape is then checked with anchored patterns, its checksum with arithmetic.
 Offsets are characters of the NFKC-normalised text; `mask_text` keeps that
 text's length, so the same offsets index the masked text too.
+
+A cheap test on the raw text (`_nfkc_digit_sources`) lets the ~95% of
+messages that cannot hold an identifier skip NFKC and everything after it.
 
 Reading of the spec where it is silent (also in tests/data/pii_corpus.jsonl):
 - "digit" is ASCII 0-9 after NFKC (other scripts' digits are not digits here);
@@ -113,10 +117,12 @@ def _id_valid(value: pl.Expr, ref: pl.Expr) -> pl.Expr:
 def _nfkc_digit_sources() -> str:
     """Regex class of non-ASCII characters whose NFKC form holds a digit, space or hyphen.
 
-    Computed with Polars' own normaliser so it follows Polars' Unicode version.
-    A raw text with none of them and no ASCII `_ELEVEN` cannot hold one after
-    NFKC (ASCII digits, space and hyphen never compose, and no character
-    normalises to nothing), so most rows skip normalisation altogether.
+    A pattern made only of ASCII digits, spaces and hyphens (`_ELEVEN`,
+    `_LONG_RUN`) can match the NFKC text only if it matches the raw text or
+    the raw text holds one of these: ASCII digits, space and hyphen never
+    compose with what follows, and no character normalises to nothing (both
+    pinned by a test). Built once per process (~0.3 s) with Polars' own
+    normaliser, so it follows Polars' Unicode version.
     """
     cps = [c for c in range(0x80, 0x110000) if not 0xD800 <= c <= 0xDFFF]
     chars = pl.Series(list(map(chr, cps)), dtype=pl.String)
@@ -187,20 +193,22 @@ def _find_cards_and_mobiles(lf: pl.LazyFrame, kinds: set[str]) -> list[pl.LazyFr
             & ((pl.col("__gap").str.len_chars() >= 2) | pl.col("__first")),
             __g=pl.col("__tok").str.extract_all("[0-9]+"),
         )
-        .with_columns(
-            # end of each group inside the run: groups are joined by one separator
-            __ge=pl.col("__g").list.eval((pl.element().str.len_chars() + 1).cum_sum() - 1),
-        )
+        .with_row_index("__run")
+        .explode("__g")
+        # end of each group inside the run: groups are joined by one separator
+        .with_columns(__ge=(pl.col("__g").str.len_chars() + 1).cum_sum().over("__run") - 1)
     )
-    shifted = {f"__g{k}": pl.col("__g").list.shift(-k) for k in (1, 2, 3, 4)}
-    shifted |= {f"__ge{k}": pl.col("__ge").list.shift(-k) for k in (2, 3, 4)}
-    shifted |= {
-        "__gp": pl.col("__g").list.shift(1),
-        "__gpp": pl.col("__g").list.shift(2),
-        "__gpe": pl.col("__ge").list.shift(1),
-    }
+
+    def neighbour(name: str, k: int) -> pl.Expr:
+        """The column `k` groups further on (back, if negative) in the same run, else null."""
+        same_run = pl.col("__run").shift(-k) == pl.col("__run")
+        return pl.when(same_run).then(pl.col(name).shift(-k))
+
+    neighbours = {f"__g{k}": neighbour("__g", k) for k in (1, 2, 3, 4)}
+    neighbours |= {f"__ge{k}": neighbour("__ge", k) for k in (2, 3, 4)}
+    neighbours |= {"__gp": neighbour("__g", -1), "__gpp": neighbour("__g", -2), "__gpe": neighbour("__ge", -1)}
     # materialised once: the mobile and the three card shapes all read it
-    groups = runs.with_columns(**shifted).explode(["__g", "__ge", *shifted]).collect().lazy()
+    groups = runs.with_columns(**neighbours).collect().lazy()
 
     def length(name: str) -> pl.Expr:
         return pl.col(name).str.len_chars()
@@ -265,8 +273,10 @@ def _ref_date_expr(schema: pl.Schema, ref_date: str | None) -> pl.Expr:
     col, dtype = pl.col(ref_date), schema[ref_date]
     if dtype == pl.String:
         col = col.str.to_date("%Y-%m-%d")
+    elif isinstance(dtype, pl.Datetime):
+        col = col.dt.date()  # the calendar date in the column's own time zone
     elif dtype != pl.Date:
-        col = col.cast(pl.Date)  # datetimes keep their (local) calendar date
+        col = col.cast(pl.Date)
     return col.fill_null(today)
 
 
@@ -284,9 +294,11 @@ def find_identifiers(
     exclusive, characters of the NFKC text) and `value` (digits, upper-case X;
     a mobile's 11 digits without prefix), in input order then by position.
     """
-    wanted = set(kinds)
+    wanted = {kinds} if isinstance(kinds, str) else set(kinds)
     if unknown := wanted - set(KINDS):
         raise ValueError(f"unknown identifier kind(s) {sorted(unknown)}; expected some of {KINDS}")
+    if key in ("kind", "start", "end", "value"):
+        raise ValueError(f"key column {key!r} would clash with an output column; rename it first")
     lf = frame.lazy()
     schema = lf.collect_schema()
     base = (

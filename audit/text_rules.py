@@ -82,7 +82,7 @@ def pii_unmasked(texts: pl.DataFrame, kinds: list[str], channels: list[str] | No
         return pl.DataFrame(schema={c: pl.String for c in OUT})
     found = pii.find_identifiers(scope.select("event_id", "content", "local_date"), key="event_id",
                                  text="content", ref_date="local_date", kinds=tuple(kinds))
-    first = found.sort("event_id", "start").group_by("event_id", maintain_order=True).agg(
+    first = found.sort("event_id", "start", "kind").group_by("event_id", maintain_order=True).agg(
         pl.col("kind").unique(maintain_order=True), pl.col("start").first(), pl.col("end").first()
     )
     first = first.join(scope.select("event_id", "text"), on="event_id")

@@ -3,7 +3,9 @@
 -- (ts, event_id, rule_id). ts is UTC with Z; local_time carries its offset.
 -- Parameters: $policy_id, $policy_version; tables raw_violations, p_rule_meta
 WITH located AS (
-    SELECT v.rule_id, v.event_id, v.detail, v.evidence, f.*,
+    SELECT v.rule_id, v.event_id, v.detail, v.evidence,
+           f.loan_id, f.borrower_id, f.ts, f.ts_us, f.local_ts, f.channel, f.recipient_type,
+           f.recipient_id, f.agent_id,
            f.ts AT TIME ZONE 'UTC' AS utc_ts,
            date_diff('minute', f.ts AT TIME ZONE 'UTC', f.local_ts) AS offset_min,
            CASE WHEN f.ts_us % 1000000 = 0 THEN ''

@@ -42,3 +42,10 @@ def test_sample_run_accounts_for_every_row_and_rejects_the_bad_rows_with_reasons
     rejected = result.load.rejected
     assert rejected.height >= 10 and rejected["reasons"].str.len_chars().min() > 0
     assert set(rejected["table"]) == {"contacts", "installments"}
+
+
+def test_a_number_that_is_both_an_id_and_a_card_is_reported_in_a_fixed_order():
+    """Same span, two kinds: the detail must not depend on the engine's row order (reports are reproducible)."""
+    v = audit.audit(data=SAMPLE).violations
+    detail = v.filter((v["rule_id"] == "PII-UNMASKED") & (v["event_id"] == "X-PIIUM-ID"))["detail"].to_list()
+    assert detail == ["unmasked bank_card, id_number in the message"]
