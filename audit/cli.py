@@ -228,10 +228,6 @@ def policy_diff(old, new, data, db, fmt, fail_on_new, examples, zone, encoding, 
 
 @policy.command("test")
 @click.argument("cases", type=click.Path(exists=True))
-@click.option("--engine", type=click.Choice(["duckdb", "spark"]), default="duckdb", show_default=True,
-              help="Where the rules run: DuckDB in this process, or Apache Spark (needs the spark extra).")
-@click.option("--spark-master", default="local[*]", show_default=True,
-              help="Spark master: local[*], spark://host:port, yarn, or a Spark Connect sc:// URL.")
 @click.option("--junit", "junit", type=click.Path(dir_okay=False), help="Also write JUnit XML here.")
 @handle_errors
 def policy_test(cases: str, junit: str | None) -> None:

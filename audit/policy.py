@@ -217,7 +217,8 @@ def _path(loc: tuple) -> str:
     return out or "(top level)"
 
 
-def _problems(err: pydantic.ValidationError) -> list[str]:
+def problems_of(err: pydantic.ValidationError) -> list[str]:
+    """Every problem pydantic found, one line each, with its path in the spec's notation."""
     seen: list[str] = []
     for e in err.errors(include_url=False):
         msg = e["msg"].removeprefix("Value error, ")
@@ -262,7 +263,7 @@ def parse_policy(text: str | bytes, source: str = "<policy>") -> Policy:
     try:
         policy = Policy.model_validate(data)
     except pydantic.ValidationError as e:
-        raise PolicyError(source, _problems(e)) from None
+        raise PolicyError(source, problems_of(e)) from None
     return policy.model_copy(update={"source": source, "sha256": hashlib.sha256(raw).hexdigest()})
 
 

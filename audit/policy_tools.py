@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .engine import AuditResult, run_audit
 from .errors import AuditError, PolicyError, UsageError
 from .ingest import load_dataset
-from .policy import BUILTIN_PREFIX, SEVERITY_RANK, Policy, _problems, load_policy, parse_policy
+from .policy import BUILTIN_PREFIX, SEVERITY_RANK, Policy, load_policy, parse_policy, problems_of
 from .reports.html import describe_rules
 from .reports.tables import masked_violations
 from .schemas import TABLES
@@ -315,7 +315,7 @@ def load_case_file(path: Path) -> CaseFile:
     try:
         return CaseFile.model_validate(raw)
     except pydantic.ValidationError as e:
-        raise UsageError(f"{path}: invalid test cases: " + "; ".join(_problems(e))) from None
+        raise UsageError(f"{path}: invalid test cases: " + "; ".join(problems_of(e))) from None
 
 
 def _policy_for(spec: str | dict | None, case_file: Path, label: str, cache: dict) -> Policy:

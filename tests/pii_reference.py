@@ -220,7 +220,7 @@ def _filler(rng: random.Random, english: bool = False) -> str:
 
 def _cases(rng: random.Random) -> list[tuple[str, list[tuple[str, str]]]]:
     """(text, [(kind, value), ...]) built so the labels are known."""
-    M, I, C = "mobile", "id_number", "bank_card"
+    MOB, ID, CARD = "mobile", "id_number", "bank_card"
     cases: list[tuple[str, list[tuple[str, str]]]] = []
 
     def add(text: str, *labels: tuple[str, str]) -> None:
@@ -229,39 +229,39 @@ def _cases(rng: random.Random) -> list[tuple[str, list[tuple[str, str]]]]:
     def id_labels(value: str) -> list[tuple[str, str]]:
         # an 18-digit ID starting 3-6 that passes Luhn is a card number too
         if value[0] in "3456" and value[17] != "X" and luhn_ok(value):
-            return [(I, value), (C, value)]
-        return [(I, value)]
+            return [(ID, value), (CARD, value)]
+        return [(ID, value)]
 
     def grouped_card_labels(value: str) -> list[tuple[str, str]]:
         # written in groups, a 17-19 digit card's first four groups are a
         # 16-digit candidate of their own (followed by a separator, not a digit)
         if len(value) > 16 and luhn_ok(value[:16]):
-            return [(C, value), (C, value[:16])]
-        return [(C, value)]
+            return [(CARD, value), (CARD, value[:16])]
+        return [(CARD, value)]
 
     for _ in range(4):
         # ---- mobiles: every written form, and what sits next to them
         m = make_mobile(rng)
-        add(f"手机{m}，请回电。", (M, m))
-        add(f"请联系专员{split_344(m)}处理", (M, m))
-        add(f"客服电话：{split_344(m, '-')}。", (M, m))
-        add(f"Call me on {split_344(m, '-', ' ')} after 6pm.", (M, m))
-        add(f"联系方式 +86 {split_344(m)}", (M, m))
-        add(f"联系方式+86-{m}，谢谢", (M, m))
-        add(f"phone:+86{m}", (M, m))
-        add(f"国际格式 0086 {m} 或 0086-{split_344(m, '-')}", (M, m))
-        add(f"号码86{m}已停机", (M, m))
-        add(f"86 {split_344(m)} 已核实", (M, m))
-        add(f"全角号码{fullwidth(m)}。", (M, m))
-        add(f"全角分段{fullwidth(split_344(m))}，全角前缀{fullwidth('+86 ' + m)}", (M, m))
-        add(f"Tel{m}ext", (M, m))  # only digits block a mobile
-        add(f"({m})", (M, m))
+        add(f"手机{m}，请回电。", (MOB, m))
+        add(f"请联系专员{split_344(m)}处理", (MOB, m))
+        add(f"客服电话：{split_344(m, '-')}。", (MOB, m))
+        add(f"Call me on {split_344(m, '-', ' ')} after 6pm.", (MOB, m))
+        add(f"联系方式 +86 {split_344(m)}", (MOB, m))
+        add(f"联系方式+86-{m}，谢谢", (MOB, m))
+        add(f"phone:+86{m}", (MOB, m))
+        add(f"国际格式 0086 {m} 或 0086-{split_344(m, '-')}", (MOB, m))
+        add(f"号码86{m}已停机", (MOB, m))
+        add(f"86 {split_344(m)} 已核实", (MOB, m))
+        add(f"全角号码{fullwidth(m)}。", (MOB, m))
+        add(f"全角分段{fullwidth(split_344(m))}，全角前缀{fullwidth('+86 ' + m)}", (MOB, m))
+        add(f"Tel{m}ext", (MOB, m))  # only digits block a mobile
+        add(f"({m})", (MOB, m))
         m2 = make_mobile(rng)
-        add(f"主叫{m}，被叫{m2}", (M, m), (M, m2))
-        add(f"{m} {m2}", (M, m), (M, m2))
-        add(f"1+86{m} 前面挨着数字的加号不算前缀", (M, m))
-        add(f"+86  {m}（两个空格，号码本身仍然完整）", (M, m))
-        add(_filler(rng) + f"如有疑问请致电{m}。", (M, m))
+        add(f"主叫{m}，被叫{m2}", (MOB, m), (MOB, m2))
+        add(f"{m} {m2}", (MOB, m), (MOB, m2))
+        add(f"1+86{m} 前面挨着数字的加号不算前缀", (MOB, m))
+        add(f"+86  {m}（两个空格，号码本身仍然完整）", (MOB, m))
+        add(_filler(rng) + f"如有疑问请致电{m}。", (MOB, m))
 
         # ---- mobile negatives
         add(f"号码0{m}多了一位", )
@@ -279,22 +279,22 @@ def _cases(rng: random.Random) -> list[tuple[str, list[tuple[str, str]]]]:
 
         # ---- ID numbers
         i = make_id(rng, region=rng.choice(REGIONS[:5]))  # starts 1-2: never a card
-        add(f"身份证号{i}，请核对。", (I, i))
-        add(f"ID number: {i}.", (I, i))
+        add(f"身份证号{i}，请核对。", (ID, i))
+        add(f"ID number: {i}.", (ID, i))
         j = make_id(rng)
         add(f"借款人身份证：{j}", *id_labels(j))
         ix = make_id(rng, check="X")
-        add(f"证件号码：{ix}", (I, ix))
-        add(f"证件号码：{ix[:17]}x（小写x）", (I, ix))
-        add(f"全角证件号{fullwidth(ix)}", (I, ix))
+        add(f"证件号码：{ix}", (ID, ix))
+        add(f"证件号码：{ix[:17]}x（小写x）", (ID, ix))
+        add(f"全角证件号{fullwidth(ix)}", (ID, ix))
         newborn = make_id(rng, REF_DATE)
         add(f"出生于参考日当天 {newborn}", *id_labels(newborn))
         oldest = make_id(rng, dt.date(1900, 1, 1))
         add(f"最早出生日期{oldest}", *id_labels(oldest))
         leap = make_id(rng, dt.date(2000, 2, 29))
         add(f"闰日出生{leap}", *id_labels(leap))
-        add(f"借款人{i}与紧急联系人{ix}", (I, i), (I, ix))
-        add(_filler(rng, english=True) + f" Borrower ID {i}; note {_filler(rng, english=True)}", (I, i))
+        add(f"借款人{i}与紧急联系人{ix}", (ID, i), (ID, ix))
+        add(_filler(rng, english=True) + f" Borrower ID {i}; note {_filler(rng, english=True)}", (ID, i))
 
         # ---- ID negatives
         bad = make_id(rng, valid=False, region=rng.choice(REGIONS[:5]))
@@ -315,14 +315,14 @@ def _cases(rng: random.Random) -> list[tuple[str, list[tuple[str, str]]]]:
         # ---- bank cards
         for length in (16, 17, 18, 19):
             c = make_card(rng, length)
-            add(f"还款卡号{c}", (C, c))
+            add(f"还款卡号{c}", (CARD, c))
             add(f"银行卡 {grouped(c)} 已绑定", *grouped_card_labels(c))
             add(f"card {grouped(c, '-')} on file", *grouped_card_labels(c))
         c = make_card(rng, 16, prefix=rng.choice(["3568", "4367", "5187", "6222"]))
-        add(f"混合分隔{c[:4]} {c[4:8]}-{c[8:12]} {c[12:]}", (C, c))
-        add(f"全角卡号{fullwidth(grouped(c))}", (C, c))
-        add(f"No.{c}，已受理", (C, c))  # letters do not block a card
-        add(f"卡号{c}，手机{m}", (C, c), (M, m))
+        add(f"混合分隔{c[:4]} {c[4:8]}-{c[8:12]} {c[12:]}", (CARD, c))
+        add(f"全角卡号{fullwidth(grouped(c))}", (CARD, c))
+        add(f"No.{c}，已受理", (CARD, c))  # letters do not block a card
+        add(f"卡号{c}，手机{m}", (CARD, c), (MOB, m))
         c19 = make_card(rng, 19)
         add(f"Your card {grouped(c19)} was charged CNY {rng.randint(100, 5000)}.00", *grouped_card_labels(c19))
         # five groups of four: the first four groups form a card, the text goes on
@@ -331,7 +331,7 @@ def _cases(rng: random.Random) -> list[tuple[str, list[tuple[str, str]]]]:
             tail4 = random_digits(rng, 4)
             if not luhn_ok(head[4:] + tail4):
                 break
-        add(f"五组四位 {grouped(head + tail4)}", (C, head))
+        add(f"五组四位 {grouped(head + tail4)}", (CARD, head))
 
         # ---- bank card negatives
         add(f"Luhn错误{make_card(rng, 16, valid=False)}")
@@ -350,7 +350,7 @@ def _cases(rng: random.Random) -> list[tuple[str, list[tuple[str, str]]]]:
             both = make_id(rng, region=rng.choice(["310104", "440305", "510107", "330106"]))
             if both[17] != "X" and luhn_ok(both):
                 break
-        add(f"证件{both}", (I, both), (C, both))
+        add(f"证件{both}", (ID, both), (CARD, both))
 
         # ---- order and tracking numbers, amounts, dates: nothing to find
         add(f"订单号{random_digits(rng, 19, '12')}已发货，运单号SF{random_digits(rng, 12)}")

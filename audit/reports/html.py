@@ -22,7 +22,7 @@ import polars as pl
 from .. import __version__, pii
 from ..engine import AuditResult
 from ..policy import SEVERITY_RANK, Policy
-from .tables import masked_violations
+from .tables import masked_rejected, masked_violations
 
 MAX_TABLE_ROWS = 20_000   # rows embedded for the interactive table; violations.csv has all
 MAX_REJECTED_ROWS = 1_000
@@ -321,11 +321,10 @@ def _table_payload(v: pl.DataFrame) -> tuple[dict, str]:
 
 
 def _rejected_section(result: AuditResult) -> str:
-    rej = result.load.rejected if result.load is not None else None
-    if rej is None or rej.is_empty():
+    rej = masked_rejected(result)
+    if rej.is_empty():
         return '<p id="rejected-none">No rows were rejected.</p>'
-    shown = rej.sort("table", "source_file", "row").head(MAX_REJECTED_ROWS).with_columns(
-        pii.mask_text(pl.col(c)).alias(c) for c in ("key", "reasons", "values"))
+    shown = rej.head(MAX_REJECTED_ROWS)
     head = "".join(f"<th>{h}</th>" for h in ("table", "file", "row", "key", "reasons", "original values"))
     body = "".join(
         "<tr>" + "".join(f"<td>{esc(val)}</td>" for val in row) + "</tr>"

@@ -34,9 +34,13 @@ def write_violations(result: AuditResult, out: Path) -> None:
     excel_safe(v).write_csv(out / "violations.csv")
 
 
-def write_rejected(result: AuditResult, out: Path) -> None:
+def masked_rejected(result: AuditResult) -> pl.DataFrame:
+    """The load's rejected rows in file order, identifiers masked in key, reasons and original values."""
     rej = result.load.rejected if result.load is not None else pl.DataFrame(schema=REJECTED_SCHEMA)
-    rej = rej.sort("table", "source_file", "row").with_columns(
+    return rej.sort("table", "source_file", "row").with_columns(
         pii.mask_text(pl.col(c)).alias(c) for c in ("key", "reasons", "values")
     )
-    excel_safe(rej).write_csv(out / "rejected.csv")
+
+
+def write_rejected(result: AuditResult, out: Path) -> None:
+    excel_safe(masked_rejected(result)).write_csv(out / "rejected.csv")
