@@ -11,6 +11,10 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
+import shutil
+import tempfile
+from pathlib import Path
+
 import duckdb
 import polars as pl
 
@@ -21,10 +25,11 @@ from .ingest import LoadResult
 from .policy import Policy
 from .rules import query_text, sql_rules
 from .schemas import LOAD_ORDER, VIOLATIONS_SCHEMA
-from .store import frame, scalar
+from .store import scalar
 from .text_rules import judge_texts, uses_text
 
 _sessions: dict[str, object] = {}
+RAW_COLUMNS = ["rule_id", "event_id", "detail", "evidence"]
 
 
 def session(master: str):
@@ -43,6 +48,7 @@ def session(master: str):
             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
             .config("spark.ui.enabled", "false")
             .config("spark.sql.shuffle.partitions", "8")
+            .config("spark.driver.memory", "4g")
             .getOrCreate()
         )
         spark.sparkContext.setLogLevel("ERROR") if hasattr(spark, "sparkContext") else None
@@ -62,49 +68,69 @@ def _query(spark, sql: str, params: dict | None = None) -> pl.DataFrame:
 
 def run_audit_spark(con: duckdb.DuckDBPyConnection, policy: Policy, *, master: str = "local[*]",
                     since: date | None = None, until: date | None = None,
-                    load: LoadResult | None = None) -> AuditResult:
-    """Judge the stored contacts on Spark; same inputs, same AuditResult as engine.run_audit."""
-    from .transpile import to_spark
+                    load: LoadResult | None = None, stage_dir: str | None = None) -> AuditResult:
+    """Judge the stored contacts on Spark; same inputs, same AuditResult as engine.run_audit.
 
+    The store reaches Spark as Parquet files in `stage_dir` (on a cluster: a
+    directory every executor can read), not through the driver's heap. A
+    staging directory the tool made itself is deleted afterwards: it holds
+    personal data.
+    """
     started = datetime.now(timezone.utc)
     progress.step("start Spark")
     spark = session(master)
-    progress.step("hand the store to Spark")
-    for name in LOAD_ORDER:
-        _view(spark, name, frame(con, f"SELECT * FROM {name}"))
-    progress.step("derive facts (DPD, episode, local time)")
-    facts = spark.sql(to_spark(query_text("facts"), {
-        "default_timezone": policy.default_timezone, "since": since, "until": until}))
-    facts.cache().createOrReplaceTempView("facts")
-    has_ec = scalar(con, "SELECT count(*) > 0 FROM emergency_contacts")
+    stage = Path(stage_dir) if stage_dir else Path(tempfile.mkdtemp(prefix="contact-audit-spark-"))
+    try:
+        progress.step("hand the store to Spark")
+        stage.mkdir(parents=True, exist_ok=True)
+        for name in LOAD_ORDER:
+            path = stage / f"{name}.parquet"
+            con.table(name).write_parquet(str(path))
+            spark.read.parquet(str(path)).createOrReplaceTempView(name)
+        has_ec = scalar(con, "SELECT count(*) > 0 FROM emergency_contacts")
+        violations, judged = _judge(spark, policy, since, until, has_ec)
+    finally:
+        if not stage_dir:
+            shutil.rmtree(stage, ignore_errors=True)
     notes = []
     tp = policy.rules.third_party
     if tp is not None and tp.registered_only and not has_ec:
         notes.append("TP-UNREGISTERED: the store holds no emergency contacts, so emergency-contact "
                      "contacts could not be judged; only third_party contacts were checked")
-    parts = []
-    for rule in sql_rules(policy, has_emergency_contacts=has_ec):
-        progress.step(f"rule {rule.id}")
-        for name, table in rule.tables.items():
-            _view(spark, name, table)
-        out = _query(spark, query_text(rule.query), rule.params)
-        parts.append(out.select(pl.lit(rule.id).alias("rule_id"), pl.col("event_id"), pl.col("detail"),
-                                pl.lit(None, pl.String).alias("evidence")))
-    if uses_text(policy):
-        progress.step("text rules")
-        texts = _query(spark, query_text("texts"))
-        parts += judge_texts(texts, policy)
-    progress.step("collect violations")
-    raw = pl.concat([p.select("rule_id", "event_id", "detail", "evidence").cast(pl.String) for p in parts]) \
-        if parts else pl.DataFrame(schema={c: pl.String for c in ("rule_id", "event_id", "detail", "evidence")})
-    _view(spark, "raw_violations", raw)
-    _view(spark, "p_rule_meta", rule_meta(policy))
-    violations = _query(spark, query_text("violations"),
-                        {"policy_id": policy.policy_id, "policy_version": policy.version})
-    violations = VIOLATIONS_SCHEMA.validate(violations.with_columns(pl.col("evidence").cast(pl.String)))
-    judged = int(spark.sql("SELECT count(*) AS n FROM facts WHERE judged").collect()[0]["n"])
-    facts.unpersist()
     return AuditResult(
         violations=violations, policy=policy, started_at=started, finished_at=datetime.now(timezone.utc),
         load=load, notes=notes, since=since, until=until, contacts_judged=judged,
     )
+
+
+def _judge(spark, policy: Policy, since: date | None, until: date | None, has_ec: bool) -> tuple[pl.DataFrame, int]:
+    """Facts, every rule and the report rows, as Spark SQL over the staged tables."""
+    from .transpile import to_spark
+
+    progress.step("derive facts (DPD, episode, local time)")
+    facts = spark.sql(to_spark(query_text("facts"), {
+        "default_timezone": policy.default_timezone, "since": since, "until": until}))
+    facts.cache().createOrReplaceTempView("facts")
+    try:
+        parts = []
+        for rule in sql_rules(policy, has_emergency_contacts=has_ec):
+            progress.step(f"rule {rule.id}")
+            for name, table in rule.tables.items():
+                _view(spark, name, table)
+            out = _query(spark, query_text(rule.query), rule.params)
+            parts.append(out.select(pl.lit(rule.id).alias("rule_id"), pl.col("event_id"), pl.col("detail"),
+                                    pl.lit(None, pl.String).alias("evidence")))
+        if uses_text(policy):
+            progress.step("text rules")
+            parts += judge_texts(_query(spark, query_text("texts")), policy)
+        progress.step("collect violations")
+        raw = pl.concat([p.select(RAW_COLUMNS).cast(pl.String) for p in parts]) if parts \
+            else pl.DataFrame(schema={c: pl.String for c in RAW_COLUMNS})
+        _view(spark, "raw_violations", raw)
+        _view(spark, "p_rule_meta", rule_meta(policy))
+        violations = _query(spark, query_text("violations"),
+                            {"policy_id": policy.policy_id, "policy_version": policy.version})
+        judged = int(spark.sql("SELECT count(*) AS n FROM facts WHERE judged").collect()[0]["n"])
+    finally:
+        facts.unpersist()
+    return VIOLATIONS_SCHEMA.validate(violations.with_columns(pl.col("evidence").cast(pl.String))), judged
