@@ -36,6 +36,15 @@ class AuditResult:
         return any(SEVERITY_RANK[s] >= floor for s in self.violations["severity"].unique().to_list())
 
 
+def judgement_notes(policy: Policy, *, has_emergency_contacts: bool) -> list[str]:
+    """What the run could not judge, said in the summary rather than silently skipped."""
+    tp = policy.rules.third_party
+    if tp is not None and tp.registered_only and not has_emergency_contacts:
+        return ["TP-UNREGISTERED: the store holds no emergency contacts, so emergency-contact "
+                "contacts could not be judged; only third_party contacts were checked"]
+    return []
+
+
 def rule_meta(policy: Policy) -> pl.DataFrame:
     """Severity and reference of each active rule: data joined to the violations, not SQL text."""
     ids = policy.rule_ids()
@@ -62,14 +71,10 @@ def run_audit(con: duckdb.DuckDBPyConnection, policy: Policy, *, since: date | N
     Every rule sees the full history, so reminders before `since` still count.
     """
     started = datetime.now(timezone.utc)
-    notes: list[str] = []
     progress.step("derive facts (DPD, episode, local time)")
     build_facts(con, policy, since, until)
     has_ec = scalar(con, "SELECT count(*) > 0 FROM emergency_contacts")
-    tp = policy.rules.third_party
-    if tp is not None and tp.registered_only and not has_ec:
-        notes.append("TP-UNREGISTERED: the store holds no emergency contacts, so emergency-contact "
-                     "contacts could not be judged; only third_party contacts were checked")
+    notes = judgement_notes(policy, has_emergency_contacts=has_ec)
     parts = []
     for rule in sql_rules(policy, has_emergency_contacts=has_ec):
         progress.step(f"rule {rule.id}")

@@ -19,7 +19,7 @@ import duckdb
 import polars as pl
 
 from . import progress
-from .engine import AuditResult, rule_meta
+from .engine import AuditResult, judgement_notes, rule_meta
 from .errors import UsageError
 from .ingest import LoadResult
 from .policy import Policy
@@ -92,11 +92,7 @@ def run_audit_spark(con: duckdb.DuckDBPyConnection, policy: Policy, *, master: s
     finally:
         if not stage_dir:
             shutil.rmtree(stage, ignore_errors=True)
-    notes = []
-    tp = policy.rules.third_party
-    if tp is not None and tp.registered_only and not has_ec:
-        notes.append("TP-UNREGISTERED: the store holds no emergency contacts, so emergency-contact "
-                     "contacts could not be judged; only third_party contacts were checked")
+    notes = judgement_notes(policy, has_emergency_contacts=has_ec)
     return AuditResult(
         violations=violations, policy=policy, started_at=started, finished_at=datetime.now(timezone.utc),
         load=load, notes=notes, since=since, until=until, contacts_judged=judged,
