@@ -9,6 +9,7 @@ One load is one DuckDB transaction: any error leaves the store as it was.
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 from dataclasses import dataclass, field
@@ -20,8 +21,13 @@ import pandera.polars as pa
 import polars as pl
 
 from . import progress
-from .errors import LoadError
+from .errors import LoadError, UsageError
 from .schemas import LOAD_ORDER, POLARS_TYPE, TABLES, Table, value_schema
+
+KNOWN_COLUMNS = frozenset(c.name for t in TABLES.values() for c in t.columns)
+# Instants whose local time is a date with a four-digit year in every zone.
+TS_MIN, TS_MAX = datetime(1, 1, 1, tzinfo=timezone.utc), datetime(9999, 12, 30, tzinfo=timezone.utc)
+UNPARSED = "\x00unparsed"  # the loader's column for a JSONL line that is not an object; no input can name it
 from .store import frame, scalar
 from .timezones import is_zone, known_zones
 
@@ -30,7 +36,7 @@ ROW = "_row"
 FILE = "_file"
 
 _TS_OFFSET = r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"
-_TS_SHAPE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?"
+_TS_SHAPE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-5][0-9](\.[0-9]{1,9})?)?"
 
 
 @dataclass
@@ -91,7 +97,8 @@ def _as_text(df: pl.DataFrame) -> pl.DataFrame:
         elif dtype == pl.Date:
             c = c.dt.strftime("%Y-%m-%d")
         elif isinstance(dtype, (pl.Struct, pl.List, pl.Array)):
-            c = pl.struct(c).struct.json_encode().str.replace(r'^\{"[^"]*":', "").str.replace(r"\}$", "")
+            c = pl.when(c.is_null()).then(None).otherwise(
+                pl.struct(c).struct.json_encode().str.replace(r'^\{"[^"]*":', "").str.replace(r"\}$", ""))
         elif dtype != pl.String:
             c = c.cast(pl.String)
         exprs.append(c.alias(name))
@@ -122,12 +129,17 @@ def _read_csv(path: Path, encoding: str) -> pl.DataFrame:
             f"{path.name}: not valid {encoding} text at byte {e.start}; name the file's encoding with --encoding"
         ) from None
     except LookupError:
-        raise LoadError(f"unknown encoding {encoding!r}") from None
+        raise UsageError(f"--encoding {encoding!r} is not an encoding Python knows (e.g. utf-8, gb18030)") from None
     text = text.removeprefix("\ufeff")
     if not text.strip():
         return pl.DataFrame()
     if "\x00" in text:
         text = text.replace("\x00", "")  # NUL is never meaningful in a CSV export; it breaks parsers
+    if "\r" in text and "\n" not in text:
+        text = text.replace("\r", "\n")  # old Mac line endings: every record would vanish into the header
+    header = next(csv.reader(io.StringIO(text)), [])
+    if len(set(header)) != len(header):
+        raise LoadError(f"{path.name}: two columns have the same name in the header")
     return pl.read_csv(io.StringIO(text), infer_schema=False)
 
 
@@ -155,7 +167,7 @@ def _read_jsonl(path: Path, encoding: str) -> pl.DataFrame:
             rows.append({k: None if v is None else (v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))
                          for k, v in obj.items()})
         except ValueError:
-            rows.append({"_unparsed": line[:200]})
+            rows.append({UNPARSED: line[:200]})
     return pl.from_dicts(rows, infer_schema_length=None) if rows else pl.DataFrame()
 
 
@@ -169,15 +181,20 @@ def read_file(path: Path, encoding: str = "utf-8") -> pl.DataFrame:
             df = _read_jsonl(path, encoding)
         else:
             df = pl.read_parquet(path)
-    except LoadError:
+        lower = [c.lower().strip() for c in df.columns]
+        if len(set(lower)) != len(lower):
+            raise LoadError(f"{path.name}: two columns have the same name when case is ignored")
+        # Columns the spec does not know are kept under their own prefix, so no
+        # input name can collide with the loader's working columns.
+        names = [c if c in KNOWN_COLUMNS or c == UNPARSED else f"extra:{c}" for c in lower]
+        df = _native(df.rename(dict(zip(df.columns, names))))
+    except (LoadError, UsageError):
         raise
     except Exception as e:  # polars/arrow raise many kinds; all mean "cannot parse this file"
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise LoadError(f"{path.name}: cannot be read as {suffix[1:]}: {msg[:200]}") from None
-    lower = [c.lower().strip() for c in df.columns]
-    if len(set(lower)) != len(lower):
-        raise LoadError(f"{path.name}: two columns have the same name when case is ignored")
-    df = _native(df.rename(dict(zip(df.columns, lower))))
+        # The parser's own message can quote a field (message text, a phone number): name the kind only.
+        hint = "a row has more fields than the header" if "more fields" in str(e) else type(e).__name__
+        raise LoadError(f"{path.name}: cannot be read as {suffix[1:]} ({hint}); "
+                        f"check the file's format and encoding") from None
     return df.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
 
 
@@ -185,10 +202,10 @@ def read_table(table: Table, files: list[Path], root: Path, encoding: str) -> pl
     frames = []
     for path in files:
         df = read_file(path, encoding)
-        if df.width == 1:  # only the row index: an empty file
+        if df.height == 0:  # an empty file, or a header alone
             continue
         missing = [c.name for c in table.columns if c.required and c.name not in df.columns]
-        if missing and "_unparsed" not in df.columns:
+        if missing and UNPARSED not in df.columns:
             raise LoadError(f"{path.relative_to(root)}: required column {missing[0]} of {table.name} is missing")
         for c in table.names:
             if c not in df.columns:
@@ -226,7 +243,7 @@ def _parse_timestamp(raw: pl.Series, zone: str | None) -> tuple[pl.Series, pl.Se
     frame = pl.DataFrame({"s": raw}).with_columns(
         pl.col("s").str.replace(r"^([0-9]{4}-[0-9]{2}-[0-9]{2}) ", "${1}T").str.replace(r"Z$", "+00:00")
     ).with_columns(
-        pl.col("s").str.contains(_TS_SHAPE).alias("shape"),
+        (pl.col("s").str.contains(_TS_SHAPE) & ~pl.col("s").str.contains(r"T[0-9]{2}:[0-9]{2}:[6-9][0-9]")).alias("shape"),
         pl.col("s").str.contains(_TS_OFFSET).alias("offset"),
     )
     fmts_aware = ["%Y-%m-%dT%H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M%:z"]
@@ -344,6 +361,13 @@ def parse(table: Table, raw: pl.DataFrame, zone: str | None) -> tuple[pl.DataFra
     typed, reasons = [], []
     for col in table.columns:
         v, problem = _parse_column(df, table, col, zone, zones)
+        if col.kind == "timestamp":  # beyond years 1-9999 a local date cannot be formed
+            out_of_range = v.is_not_null() & ((v < TS_MIN) | (v > TS_MAX))
+            if out_of_range.any():
+                problem = pl.select(pl.when(pl.lit(out_of_range)).then(
+                    pl.lit(f"{col.name} ") + _quoted(pl.lit(df[f"raw_{col.name}"]))
+                    + pl.lit(" is outside the years 0001-9999")).otherwise(pl.lit(problem))).to_series()
+                v = pl.select(pl.when(pl.lit(out_of_range)).then(None).otherwise(pl.lit(v))).to_series()
         typed.append(v.cast(POLARS_TYPE[col.kind]).alias(col.name))
         if problem.null_count() < len(problem):
             reasons.append(pl.DataFrame({IDX: df[IDX], "reason": problem}).drop_nulls("reason"))
@@ -416,8 +440,8 @@ def validate(table: Table, raw: pl.DataFrame, con: duckdb.DuckDBPyConnection,
     df, parse_reasons = parse(table, raw, zone)
     reasons = [parse_reasons, _value_reasons(table, df), *_cross_column_reasons(table, df),
                *_reference_reasons(table, df, con, has_borrowers)]
-    if "_unparsed" in df.columns:
-        reasons.append(_reasons_where(df, pl.col("_unparsed").is_not_null(), pl.lit("line is not a JSON object")))
+    if UNPARSED in df.columns:
+        reasons.append(_reasons_where(df, pl.col(UNPARSED).is_not_null(), pl.lit("line is not a JSON object")))
     return df, pl.concat(reasons)
 
 
@@ -490,16 +514,17 @@ def merge(table: Table, df: pl.DataFrame, reasons: pl.DataFrame,
         pl.col("reason").sort_by("_order").str.join("; ").alias("reasons"))
     rejected = df.join(per_row, on=IDX, how="inner").sort(IDX)
     counts.rejected = rejected.height
-    values = [f"raw_{c}" for c in table.names] + [
-        c for c in df.columns if not c.startswith(("raw_", "_")) and c not in table.names
-    ] + (["_unparsed"] if "_unparsed" in df.columns else [])
+    values = [f"raw_{c}" for c in table.names] + [c for c in df.columns if c.startswith("extra:")] + (
+        [UNPARSED] if UNPARSED in df.columns else [])
+    shown = {UNPARSED: "unparsed_line"}
     rej = rejected.select(
         pl.lit(table.name).alias("table"),
         pl.col(FILE).alias("source_file"),
         pl.col(ROW).alias("row"),
         _key_text(table).alias("key"),
         pl.col("reasons"),
-        pl.struct([pl.col(c).cast(pl.String).alias(c.removeprefix("raw_")) for c in values]).struct.json_encode().alias("values"),
+        pl.struct([pl.col(c).cast(pl.String).alias(shown.get(c, c.removeprefix("raw_").removeprefix("extra:")))
+                   for c in values]).struct.json_encode().alias("values"),
     )
     assert counts.read == counts.loaded + counts.updated + counts.duplicates + counts.rejected, counts
     return counts, rej
@@ -512,7 +537,7 @@ def load_dataset(con: duckdb.DuckDBPyConnection, data_dir: str | Path, *, timezo
     """Load a dataset directory into the store in one transaction."""
     root = Path(data_dir)
     if timezone_name is not None and not is_zone(timezone_name):
-        raise LoadError(f"--timezone {timezone_name!r} is not an IANA time zone name (e.g. Asia/Shanghai)")
+        raise UsageError(f"--timezone {timezone_name!r} is not an IANA time zone name (e.g. Asia/Shanghai)")
     files = discover(root)
     for name, t in TABLES.items():
         if t.required_table and name not in files:

@@ -52,8 +52,10 @@ MAX_POLICY_BYTES = 1_000_000  # a policy is a page of YAML; refuse anything near
 _TIME_RE = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])(:([0-5][0-9]))?$")
 _RULE_ID_RE = re.compile(r"^[A-Z][A-Z0-9_-]{0,63}$")
 
-NonNegInt = Annotated[int, Field(ge=0, strict=True)]
-PosInt = Annotated[int, Field(ge=1, strict=True)]
+# Bounds keep every value inside what the engine's integer and decimal columns hold.
+NonNegInt = Annotated[int, Field(ge=0, le=1_000_000, strict=True)]
+PosInt = Annotated[int, Field(ge=1, le=1_000_000, strict=True)]
+Amount = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=2)]
 
 
 class _Strict(BaseModel):
@@ -61,7 +63,7 @@ class _Strict(BaseModel):
 
 
 class AmountTier(_Strict):
-    overdue_amount_at_least: Annotated[Decimal, Field(ge=0)]
+    overdue_amount_at_least: Amount
     min_days_past_due: NonNegInt
 
 
@@ -173,6 +175,14 @@ class Policy(_Strict):
             raise ValueError(f"{v!r} is not an IANA time zone name")
         return v
 
+    @model_validator(mode="after")
+    def _known_rule_ids(self) -> "Policy":
+        known = set(DEFAULT_SEVERITY) | {f.id for f in self.rules.frequency or []}
+        unknown = sorted((set(self.severity) | set(self.references)) - known)
+        if unknown:
+            raise ValueError(f"severity/references name unknown rule ids: {', '.join(unknown)}")
+        return self
+
     def rule_ids(self) -> list[str]:
         """Ids of the rules this policy switches on, in report order."""
         r = self.rules
@@ -235,7 +245,17 @@ def problems_of(err: pydantic.ValidationError) -> list[str]:
 
 
 class _NoAliasLoader(yaml.SafeLoader):
-    """Safe YAML without anchors/aliases: a policy never needs them, and they enable billion-laughs."""
+    """Safe YAML without anchors/aliases (billion laughs) and without repeated keys (the last would win silently)."""
+
+    def construct_mapping(self, node, deep=False):  # type: ignore[override]
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key!r} appears twice", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
     def compose_node(self, parent, index):  # type: ignore[override]
         if self.check_event(yaml.AliasEvent):
@@ -257,7 +277,10 @@ def parse_policy(text: str | bytes, source: str = "<policy>") -> Policy:
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        raise PolicyError(source, [f"not valid YAML{where}: {getattr(e, 'problem', None) or e}"]) from None
+        what = str(getattr(e, "problem", None) or e).strip().splitlines()[0]
+        raise PolicyError(source, [f"not valid YAML{where}: {what}"]) from None
+    except RecursionError:
+        raise PolicyError(source, ["the YAML is nested too deeply to be a policy"]) from None
     if not isinstance(data, dict):
         raise PolicyError(source, ["(top level): a policy is a mapping of keys"])
     try:

@@ -1,0 +1,341 @@
+"""Idempotence, property-based: how a dataset is cut into loads, and in which format, never changes the result.
+
+Hypothesis draws small datasets (a few borrowers, loans, instalments and
+contacts) mixing valid values, invalid ones (bad dates, amounts, enums,
+unknown references, impossible timestamps), odd-but-valid spellings (enum
+case, `+08:00` vs `Z`, `1` vs `1.0`) and repeated keys. Then:
+
+- one load, or the same rows cut into random batches loaded in random order
+  (reference tables - borrowers, loans, emergency contacts - in every
+  batch; contacts and instalments split), gives the same store and the same
+  violations;
+- loading the same files again, or the same day again in another format,
+  changes nothing and counts every accepted row as a duplicate;
+- a nightly load of changed instalments updates exactly those.
+
+Repeated keys come in two kinds. Identical copies (equal once parsed) may be
+cut into different batches. Conflicting copies (same key, different values)
+stay in one batch: SPEC §1 makes their fate depend on the cut on purpose
+(all rejected within one load; across loads an event keeps the first and a
+snapshot row takes the last), so that case is pinned by examples in
+test_ingest.py instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import polars as pl
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from audit import store
+from audit.engine import run_audit
+from audit.ingest import load_dataset
+from audit.policy import load_policy
+from audit.schemas import TABLES
+
+ZONE = "Asia/Shanghai"   # naive timestamps in the drawn data are wall-clock time here
+POLICY = load_policy()  # the built-in default
+# AUDIT_FUZZ_EXAMPLES=500 searches deeper (a nightly job); the default keeps this file under a minute.
+SETTINGS = settings(max_examples=int(os.environ.get("AUDIT_FUZZ_EXAMPLES", "12")), deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FORMATS = ("csv", "jsonl", "parquet")
+
+BORROWER_IDS = ["B1", "B2", "B3"]
+LOAN_IDS = ["L1", "L2", "L3", "L4"]
+
+# ------------------------------------------------------------------ value pools
+
+zones = st.sampled_from([ZONE, "America/New_York", "Europe/London", None, "Mars/Olympus"])
+principals = st.sampled_from(["10000.00", "5000", "0", None, "-1", "1.234", "abc"])
+due_dates = st.sampled_from(["2026-10-01", "2026-10-25", "2026-11-01", "2026-11-20", "2026-02-30", "11/01/2026"])
+amounts = st.sampled_from(["1000.00", "1000", "250.5", "0", "-5", "1.005", "1e3"])
+# (instant, equivalent spellings of it): copies of one row may use any of them.
+INSTANTS = [
+    ("2026-11-05T10:00:00+08:00", "2026-11-05T02:00:00Z", "2026-11-05 10:00:00+0800", "2026-11-05 10:00:00"),
+    ("2026-11-05T23:30:00+08:00", "2026-11-05T15:30:00+00:00", "2026-11-05T23:30+08:00"),
+    ("2026-11-08T09:15:00+08:00", "2026-11-08T01:15:00Z"),
+    ("2026-11-09T07:59:59+08:00", "2026-11-08T23:59:59Z", "2026-11-09 07:59:59"),
+    ("2026-11-12T12:00:00.250+08:00", "2026-11-12T04:00:00.25Z"),
+    ("2026-11-20T20:00:00-05:00", "2026-11-21T01:00:00Z"),
+]
+BAD_TIMESTAMPS = ["2026-02-30T10:00:00+08:00", "yesterday", "2026-11-05T25:00:00+08:00", "1e20"]
+channels = st.sampled_from(["call", "sms", "email", "CALL", "Sms", "fax", None])
+recipient_types = st.sampled_from(["borrower", "borrower", "emergency_contact", "third_party", "Third_Party", "alien"])
+recipient_ids = st.sampled_from([None, "K1", "K2", "X9"])
+outcomes = st.sampled_from([None, "no_answer", "connected", "delivered", "NO_ANSWER", "teleported"])
+durations = st.sampled_from([None, "30", "12.0", "-1", "1.5"])
+contents = st.sampled_from([None, "hi", "您的欠款 1000 元已逾期", "请回电 13812345678", "  ", "=1+2"])
+
+
+def _ts_spelling(draw, allow_bad=True, allow_null=False):
+    """(canonical instant index or None, a chooser giving one spelling per copy)."""
+    options = ["good"] + (["bad"] if allow_bad else []) + (["null"] if allow_null else [])
+    kind = draw(st.sampled_from(options))
+    if kind == "good":
+        i = draw(st.integers(0, len(INSTANTS) - 1))
+        return lambda d: d(st.sampled_from(INSTANTS[i]))
+    if kind == "bad":
+        bad = draw(st.sampled_from(BAD_TIMESTAMPS))
+        return lambda d: bad
+    return lambda d: None
+
+
+def _seq_spelling(n: int):
+    return lambda d: d(st.sampled_from([str(n), f"{n}.0"])) if n >= 1 else str(n)
+
+
+def _enum_spelling(value):
+    if value is None:
+        return lambda d: None
+    return lambda d: d(st.sampled_from([value, value.upper(), value.lower()]))
+
+
+def _amount_spelling(value):
+    if value in ("1000.00", "1000"):
+        return lambda d: d(st.sampled_from(["1000.00", "1000", "1000.0"]))
+    return lambda d: value
+
+
+@st.composite
+def datasets(draw):
+    """{table: [groups]}; a group is a list of copies of one key (identical once parsed, or conflicting)."""
+    borrowers = [{"borrower_id": b, "timezone": draw(zones), "phone": draw(st.sampled_from([None, "13812345678"]))}
+                 for b in draw(st.lists(st.sampled_from(BORROWER_IDS), min_size=1, max_size=3, unique=True))]
+    loans = [{"loan_id": lid, "borrower_id": draw(st.sampled_from(BORROWER_IDS + ["B404"])),
+              "principal": draw(principals)}
+             for lid in draw(st.lists(st.sampled_from(LOAN_IDS), min_size=1, max_size=4, unique=True))]
+    emergency = [{"borrower_id": b, "contact_id": k, "relationship": "sibling"}
+                 for b, k in draw(st.lists(st.tuples(st.sampled_from(BORROWER_IDS + ["B404"]),
+                                                     st.sampled_from(["K1", "K2"])), max_size=3, unique=True))]
+
+    inst_keys = draw(st.lists(st.tuples(st.sampled_from(LOAN_IDS + ["L404"]), st.integers(0, 3)),
+                              min_size=1, max_size=6, unique=True))
+    installments = []
+    for loan_id, seq in inst_keys:
+        due, amount = draw(due_dates), draw(amounts)
+        paid = _ts_spelling(draw, allow_null=True)
+        seq_s, amount_s = _seq_spelling(seq), _amount_spelling(amount)
+        copies = draw(st.integers(1, 3))
+        conflict = copies > 1 and draw(st.booleans())
+        group = []
+        for c in range(copies):
+            row = {"loan_id": loan_id, "seq": seq_s(draw), "due_date": due, "amount_due": amount_s(draw),
+                   "paid_at": paid(draw)}
+            if conflict and c > 0:
+                row["due_date"] = "2026-12-0" + str(c)
+            group.append(row)
+        installments.append((conflict, group))
+
+    contacts = []
+    for n in range(draw(st.integers(1, 8))):
+        base = {"event_id": f"e{n}", "loan_id": draw(st.sampled_from(LOAN_IDS + ["L404"])),
+                "recipient_id": draw(recipient_ids), "agent_id": draw(st.sampled_from([None, "A1", "@A2"])),
+                "duration_s": draw(durations), "content": draw(contents)}
+        ts = _ts_spelling(draw)
+        ch, rt, oc = (_enum_spelling(draw(s)) for s in (channels, recipient_types, outcomes))
+        copies = draw(st.integers(1, 3))
+        conflict = copies > 1 and draw(st.booleans())
+        group = []
+        for c in range(copies):
+            row = {**base, "ts": ts(draw), "channel": ch(draw), "recipient_type": rt(draw), "outcome": oc(draw)}
+            if conflict and c > 0:
+                row["content"] = f"version {c}"
+            group.append(row)
+        contacts.append((conflict, group))
+    return {"borrowers": borrowers, "loans": loans, "emergency_contacts": emergency,
+            "installments": installments, "contacts": contacts}
+
+
+# ------------------------------------------------------------------ writing and loading
+
+def write_table(root: Path, table: str, rows: list[dict], fmt: str) -> None:
+    """All values as text (or null): what an export hands us, in any of the three formats."""
+    names = TABLES[table].names
+    rows = [{c: r.get(c) for c in names} for r in rows]
+    path = root / f"{table}.{fmt}"
+    root.mkdir(parents=True, exist_ok=True)
+    if fmt == "jsonl":
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        return
+    df = pl.DataFrame(rows, schema={c: pl.String for c in names})
+    df.write_csv(path) if fmt == "csv" else df.write_parquet(path)
+
+
+def write_batch(root: Path, ds: dict, contacts: list[dict], installments: list[dict], fmts: dict[str, str]) -> Path:
+    for table in ("borrowers", "loans", "emergency_contacts"):
+        if ds[table]:
+            write_table(root, table, ds[table], fmts[table])
+    write_table(root, "installments", installments, fmts["installments"])
+    write_table(root, "contacts", contacts, fmts["contacts"])
+    return root
+
+
+def all_rows(groups) -> list[dict]:
+    return [row for _, group in groups for row in group]
+
+
+def snapshot(con) -> dict[str, pl.DataFrame]:
+    """The five tables' contents, sorted, so two stores compare equal when they hold the same rows."""
+    out = {}
+    for name, t in TABLES.items():
+        df = store.frame(con, f"SELECT * FROM {name}")
+        out[name] = df.sort(t.names, nulls_last=True)
+    return out
+
+
+def violations(con) -> pl.DataFrame:
+    v = run_audit(con, POLICY).violations
+    return v.sort(["rule_id", "event_id"])
+
+
+def assert_same_store(a: dict, b: dict) -> None:
+    for name in TABLES:
+        assert a[name].equals(b[name]), f"{name} differs:\n{a[name]}\n{b[name]}"
+
+
+_CONFLICT = r"(; )?[^;]* appears [0-9]+ times in this load with different values \(all rejected\)"
+
+
+def rejected_multiset(results, tables=("contacts", "installments")) -> list[tuple]:
+    """(table, key, reasons) of every rejected row, without the "appears N times in this load" reason.
+
+    That reason may differ: copies of a row that fails on its own are compared
+    as written, so `seq` 2 and 2.0 count as different within one load but are
+    never compared across loads. The row is rejected either way.
+    """
+    rows = []
+    for r in results:
+        rows += r.rejected.filter(pl.col("table").is_in(list(tables))).select(
+            "table", "key", pl.col("reasons").str.replace(_CONFLICT, "")).rows()
+    return sorted(rows)
+
+
+# ------------------------------------------------------------------ properties
+
+@SETTINGS
+@given(ds=datasets(), data=st.data())
+def test_loading_in_one_batch_or_in_random_batches_gives_the_same_store_and_violations(ds, data):
+    with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
+        tmp = Path(tmp)
+        fmt = data.draw(st.fixed_dictionaries({t: st.sampled_from(FORMATS) for t in TABLES}), label="formats")
+        one = store.connect()
+        whole = load_dataset(one, write_batch(tmp / "whole", ds, all_rows(ds["contacts"]),
+                                              all_rows(ds["installments"]), fmt), timezone_name=ZONE)
+
+        k = data.draw(st.integers(2, 4), label="batches")
+        contacts, installments = [[] for _ in range(k)], [[] for _ in range(k)]
+        for table, buckets in (("contacts", contacts), ("installments", installments)):
+            for i, (conflict, group) in enumerate(ds[table]):
+                if i == 0:  # the first load must bring rows of every required table
+                    buckets[0].extend(group)
+                elif conflict:  # conflicting copies stay together (see the module docstring)
+                    buckets[data.draw(st.integers(0, k - 1))].extend(group)
+                else:
+                    for row in group:
+                        buckets[data.draw(st.integers(0, k - 1))].append(row)
+        split = store.connect()
+        results = []
+        for b in range(k):
+            order = data.draw(st.permutations(range(len(contacts[b]))), label="contact order")
+            fmts = data.draw(st.fixed_dictionaries({t: st.sampled_from(FORMATS) for t in TABLES}), label="formats")
+            root = write_batch(tmp / f"batch{b}", ds, [contacts[b][i] for i in order], installments[b], fmts)
+            results.append(load_dataset(split, root, timezone_name=ZONE))
+
+        assert_same_store(snapshot(one), snapshot(split))
+        assert violations(one).equals(violations(split))
+        # Each contact and instalment row was read once either way, and met the same fate.
+        for table in ("contacts", "installments"):
+            assert sum(r.counts[table].read for r in results) == whole.counts[table].read
+        assert rejected_multiset(results) == rejected_multiset([whole])
+        for r in [whole, *results]:
+            for c in r.counts.values():
+                assert c.read == c.loaded + c.updated + c.duplicates + c.rejected
+
+
+@SETTINGS
+@given(ds=datasets(), fmt=st.sampled_from(FORMATS))
+def test_loading_the_same_files_twice_changes_nothing_and_counts_duplicates(ds, fmt):
+    with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
+        root = write_batch(Path(tmp), ds, all_rows(ds["contacts"]), all_rows(ds["installments"]),
+                           dict.fromkeys(TABLES, fmt))
+        con = store.connect()
+        first = load_dataset(con, root, timezone_name=ZONE)
+        before, v_before = snapshot(con), violations(con)
+        second = load_dataset(con, root, timezone_name=ZONE)
+        assert_same_store(before, snapshot(con))
+        assert violations(con).equals(v_before)
+        for name, c in second.counts.items():
+            assert (c.loaded, c.updated) == (0, 0), name
+            assert c.rejected == first.counts[name].rejected, name
+            assert c.duplicates == c.read - c.rejected, name
+
+
+@SETTINGS
+@given(ds=datasets(), fmts=st.permutations(FORMATS))
+def test_the_same_day_again_in_another_format_changes_nothing(ds, fmts):
+    with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
+        con = store.connect()
+        rows = all_rows(ds["contacts"]), all_rows(ds["installments"])
+        first = load_dataset(con, write_batch(Path(tmp) / fmts[0], ds, *rows, dict.fromkeys(TABLES, fmts[0])),
+                             timezone_name=ZONE)
+        before, v_before = snapshot(con), violations(con)
+        for fmt in fmts[1:]:
+            again = load_dataset(con, write_batch(Path(tmp) / fmt, ds, *rows, dict.fromkeys(TABLES, fmt)),
+                                 timezone_name=ZONE)
+            for name, c in again.counts.items():
+                assert (c.loaded, c.updated, c.rejected) == (0, 0, first.counts[name].rejected), (fmt, name)
+                assert c.duplicates == c.read - c.rejected, (fmt, name)
+        assert_same_store(before, snapshot(con))
+        assert violations(con).equals(v_before)
+
+
+@st.composite
+def nightly(draw):
+    """Valid instalments of L1/L2 on day 1; on day 2 a subset comes again, some of them paid or changed."""
+    n = draw(st.integers(1, 6))
+    valid_due = st.sampled_from(["2026-10-01", "2026-10-25", "2026-11-01", "2026-11-20"])
+    day1 = [{"loan_id": f"L{1 + i % 2}", "seq": str(i + 1), "due_date": draw(valid_due), "amount_due": "1000.00",
+             "paid_at": None} for i in range(n)]
+    again = draw(st.lists(st.integers(0, n - 1), unique=True))
+    changed = set(draw(st.lists(st.sampled_from(again), unique=True))) if again else set()
+    day2 = []
+    for i in again:
+        row = dict(day1[i])
+        if i in changed:
+            if draw(st.booleans()):
+                row["paid_at"] = draw(st.sampled_from(INSTANTS))[0]
+            else:
+                row["amount_due"] = "999.99"
+        day2.append(row)
+    fmts = draw(st.tuples(st.sampled_from(FORMATS), st.sampled_from(FORMATS)))
+    return day1, day2, changed, fmts
+
+
+@SETTINGS
+@given(case=nightly())
+def test_a_nightly_load_of_changed_installments_updates_exactly_those(case):
+    day1, day2, changed, fmts = case
+    loans = [{"loan_id": "L1", "borrower_id": "B1", "principal": "100.00"},
+             {"loan_id": "L2", "borrower_id": "B1", "principal": "100.00"}]
+    ds = {"borrowers": [{"borrower_id": "B1", "timezone": ZONE}], "loans": loans, "emergency_contacts": []}
+    contacts = [{"event_id": "e1", "loan_id": "L1", "ts": INSTANTS[2][0], "channel": "sms",
+                 "recipient_type": "borrower"}]
+    with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
+        con = store.connect()
+        load_dataset(con, write_batch(Path(tmp) / "d1", ds, contacts, day1, dict.fromkeys(TABLES, fmts[0])))
+        result = load_dataset(con, write_batch(Path(tmp) / "d2", ds, [], day2, dict.fromkeys(TABLES, fmts[1])))
+        c = result.counts["installments"]
+        assert (c.read, c.loaded, c.updated, c.duplicates, c.rejected) == (
+            len(day2), 0, len(changed), len(day2) - len(changed), 0)
+        expected = {(r["loan_id"], int(r["seq"])): r for r in day1}
+        expected.update({(r["loan_id"], int(r["seq"])): r for r in day2})
+        stored = store.frame(con, "SELECT loan_id, seq, amount_due::VARCHAR AS amount, paid_at IS NOT NULL AS paid "
+                                  "FROM installments").rows()
+        assert sorted(stored) == sorted((k[0], k[1], r["amount_due"], r["paid_at"] is not None)
+                                        for k, r in expected.items())
+        assert store.row_count(con, "contacts") == 1  # a nightly load without contacts keeps the stored ones
