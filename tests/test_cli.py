@@ -109,3 +109,15 @@ def test_quiet_prints_nothing_on_success(tmp_path):
     data = write_dataset(tmp_path / "d", contacts=[contact("e1", "2026-11-05T23:00:00+08:00")])
     r = CliRunner().invoke(main, ["run", "--data", str(data), "--out", str(tmp_path / "o"), "--quiet"])
     assert r.exit_code == 0 and r.output == ""
+
+
+def test_pii_scan_lists_masked_findings_with_row_and_span(tmp_path):
+    f = tmp_path / "notes.csv"
+    f.write_text("id,content\n1,客户手机13812345678已逾期\n2,订单号 2026112700001234\n3,身份证110101199003071233\n",
+                 encoding="utf-8")
+    r = CliRunner().invoke(main, ["pii", "scan", str(f), "--column", "content"])
+    assert r.exit_code == 0, r.output
+    rows = pl.read_csv(r.output.encode()).rows()
+    assert rows == [("mobile", "138****5678", 1, 4, 15), ("id_number", "110101********1233", 3, 3, 21)]
+    assert "13812345678" not in r.output
+    assert CliRunner().invoke(main, ["pii", "scan", str(f), "--column", "nope"]).exit_code == 2
