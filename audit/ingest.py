@@ -2,8 +2,12 @@
 
 Every input row ends as exactly one of: loaded, updated (snapshot tables),
 duplicate (identical to a stored or earlier row), or rejected with all its
-reasons. Files are read as text first, so a bad value is reported as it was
-written, then parsed with Polars expressions and checked with pandera.
+reasons. Files are read in chunks (Parquet by batches, other files whole and
+then sliced), so memory stays flat however large the dataset: each chunk is
+parsed with Polars expressions (keeping the types a file already gives),
+checked with pandera where a cheap test says a value may fail, and staged in
+DuckDB; keys are then compared across the whole load and with the store in
+SQL. A bad value is reported as it was written.
 One load is one DuckDB transaction: any error leaves the store as it was.
 """
 
@@ -12,17 +16,20 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
 import pandera.polars as pa
 import polars as pl
+import pyarrow.parquet as pq
 
 from . import progress
 from .errors import LoadError, UsageError
-from .schemas import LOAD_ORDER, POLARS_TYPE, TABLES, Table, value_schema
+from .schemas import LOAD_ORDER, POLARS_TYPE, SQL_TYPE, TABLES, Table, value_schema
 
 KNOWN_COLUMNS = frozenset(c.name for t in TABLES.values() for c in t.columns)
 # Instants whose local time is a date with a four-digit year in every zone.
@@ -171,67 +178,89 @@ def _read_jsonl(path: Path, encoding: str) -> pl.DataFrame:
     return pl.from_dicts(rows, infer_schema_length=None) if rows else pl.DataFrame()
 
 
-def read_file(path: Path, encoding: str = "utf-8") -> pl.DataFrame:
-    """One file as text columns (lower-cased names) plus its row numbers."""
+CHUNK_ROWS = 250_000  # rows parsed and validated at a time
+
+
+def _cannot_read(path: Path, e: Exception) -> LoadError:
+    # The parser's own message can quote a field (message text, a phone number): name the kind only.
+    hint = "a row has more fields than the header" if "more fields" in str(e) else type(e).__name__
+    return LoadError(f"{path.name}: cannot be read as {path.suffix.lower()[1:]} ({hint}); "
+                     f"check the file's format and encoding")
+
+
+def _columns(df: pl.DataFrame, path: Path) -> pl.DataFrame:
+    """Lower-cased column names; the types a file gives exactly are kept, the rest as text.
+
+    Columns the spec does not know are kept under their own prefix, so no
+    input name can collide with the loader's working columns.
+    """
+    lower = [c.lower().strip() for c in df.columns]
+    if len(set(lower)) != len(lower):
+        raise LoadError(f"{path.name}: two columns have the same name when case is ignored")
+    names = [c if c in KNOWN_COLUMNS or c == UNPARSED else f"extra:{c}" for c in lower]
+    return _native(df.rename(dict(zip(df.columns, names))))
+
+
+def read_chunks(path: Path, encoding: str = "utf-8") -> Iterator[pl.DataFrame]:
+    """A file's rows in chunks of at most CHUNK_ROWS, with their row numbers in the file (ROW)."""
     suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        try:
+            rows = pq.ParquetFile(path).metadata.num_rows  # also: is it Parquet at all
+            for offset in range(0, rows, CHUNK_ROWS):  # no rows (or a header alone): nothing to load
+                df = pl.read_parquet(path) if rows <= CHUNK_ROWS else (
+                    pl.scan_parquet(path).slice(offset, CHUNK_ROWS).collect())
+                df = _columns(df, path)
+                yield df.with_row_index(ROW, offset=offset + 1).with_columns(pl.col(ROW).cast(pl.Int64))
+        except (LoadError, UsageError):
+            raise
+        except Exception as e:  # arrow and polars raise many kinds; all mean "cannot parse this file"
+            raise _cannot_read(path, e) from None
+        return
     try:
-        if suffix == ".csv":
-            df = _read_csv(path, encoding)
-        elif suffix == ".jsonl":
-            df = _read_jsonl(path, encoding)
-        else:
-            df = pl.read_parquet(path)
-        lower = [c.lower().strip() for c in df.columns]
-        if len(set(lower)) != len(lower):
-            raise LoadError(f"{path.name}: two columns have the same name when case is ignored")
-        # Columns the spec does not know are kept under their own prefix, so no
-        # input name can collide with the loader's working columns.
-        names = [c if c in KNOWN_COLUMNS or c == UNPARSED else f"extra:{c}" for c in lower]
-        df = _native(df.rename(dict(zip(df.columns, names))))
+        df = _read_csv(path, encoding) if suffix == ".csv" else _read_jsonl(path, encoding)
     except (LoadError, UsageError):
         raise
-    except Exception as e:  # polars/arrow raise many kinds; all mean "cannot parse this file"
-        # The parser's own message can quote a field (message text, a phone number): name the kind only.
-        hint = "a row has more fields than the header" if "more fields" in str(e) else type(e).__name__
-        raise LoadError(f"{path.name}: cannot be read as {suffix[1:]} ({hint}); "
-                        f"check the file's format and encoding") from None
-    return df.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
+    except Exception as e:  # polars raises many kinds; all mean "cannot parse this file"
+        raise _cannot_read(path, e) from None
+    df = _columns(df, path).with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
+    for offset in range(0, df.height, CHUNK_ROWS):  # no rows (or a header alone): nothing to load
+        yield df.slice(offset, CHUNK_ROWS)
 
 
-def read_table(table: Table, files: list[Path], root: Path, encoding: str) -> pl.DataFrame:
-    frames = []
-    for path in files:
-        df = read_file(path, encoding)
-        if df.height == 0:  # an empty file, or a header alone
-            continue
-        missing = [c.name for c in table.columns if c.required and c.name not in df.columns]
-        if missing and UNPARSED not in df.columns:
-            raise LoadError(f"{path.relative_to(root)}: required column {missing[0]} of {table.name} is missing")
-        for c in table.names:
-            if c not in df.columns:
-                df = df.with_columns(pl.lit(None, pl.String).alias(c))
-        frames.append(df.with_columns(pl.lit(str(path.relative_to(root))).alias(FILE)))
-    if not frames:
-        return pl.DataFrame(schema={**{c: pl.String for c in table.names}, ROW: pl.Int64, FILE: pl.String})
-    # A column typed differently by two files is read as text in all of them.
-    mixed = {c for c in table.names if len({f.schema[c] for f in frames if c in f.columns}) > 1}
-    if mixed:
-        frames = [f.with_columns(_as_text(f.select(sorted(mixed & set(f.columns))))) for f in frames]
-    return pl.concat(frames, how="diagonal_relaxed")
+def read_file(path: Path, encoding: str = "utf-8") -> pl.DataFrame:
+    """One whole file as read_chunks gives it."""
+    chunks = list(read_chunks(path, encoding))
+    return pl.concat(chunks, how="diagonal_relaxed") if chunks else pl.DataFrame(schema={ROW: pl.Int64})
+
+
+def _file_chunks(table: Table, path: Path, root: Path, encoding: str) -> Iterator[pl.DataFrame]:
+    """A file's chunks with every column of the table (absent optional ones as empty) and the file name."""
+    name = str(path.relative_to(root))
+    checked = False
+    for df in read_chunks(path, encoding):
+        if not checked:
+            missing = [c.name for c in table.columns if c.required and c.name not in df.columns]
+            if missing and UNPARSED not in df.columns:
+                raise LoadError(f"{path.relative_to(root)}: required column {missing[0]} of {table.name} is missing")
+            checked = True
+        absent = [c for c in table.names if c not in df.columns]
+        yield df.with_columns(*[pl.lit(None, pl.String).alias(c) for c in absent], pl.lit(name).alias(FILE))
 
 
 # ---------------------------------------------------------------- parsing
 
 def _blank_to_null(c: pl.Expr) -> pl.Expr:
     c = c.cast(pl.String)
-    return pl.when(c.str.strip_chars() == "").then(None).otherwise(c)
+    return pl.when(c.str.contains(r"^\s*$")).then(None).otherwise(c)  # a test, not a stripped copy
 
 
 def _text(df: pl.DataFrame, name: str) -> pl.Series:
     """A raw column as stripped text with blanks as null."""
     s = df.get_column(name)
     s = s.cast(pl.String) if s.dtype != pl.String else s
-    return df.select(_blank_to_null(pl.lit(s)).str.strip_chars()).to_series()
+    stripped = pl.lit(s).str.strip_chars()
+    return df.select(pl.when(stripped == "").then(None).otherwise(stripped)).to_series()
 
 
 def _parse_timestamp(raw: pl.Series, zone: str | None) -> tuple[pl.Series, pl.Series]:
@@ -310,12 +339,16 @@ def _parse_column(df: pl.DataFrame, table: Table, col, zone: str | None, zones: 
         return raw, pl.Series([None] * len(raw), dtype=pl.String)
     if col.kind == "int" and dtype.is_integer():
         return raw.cast(pl.Int64), pl.Series([None] * len(raw), dtype=pl.String)
+    fine = pl.Series([None] * len(raw), dtype=pl.String)
+    if col.name == "content":  # message text is kept as written; only a blank one is empty
+        return df.select(_blank_to_null(pl.col(f"raw_{col.name}"))).to_series(), fine
+    if col.kind == "enum" and dtype == pl.String and raw.is_in(list(col.enum)).all():
+        return raw, fine  # the usual case, already canonical: no copy
     t = _text(df, f"raw_{col.name}")
     if col.kind == "str":
-        v = t if col.name != "content" else df.select(_blank_to_null(pl.col(f"raw_{col.name}").cast(pl.String))).to_series()
-        return v, pl.Series([None] * len(raw), dtype=pl.String)
+        return t, fine
     if col.kind == "enum":
-        return t.str.to_lowercase(), pl.Series([None] * len(raw), dtype=pl.String)
+        return t.str.to_lowercase(), fine
     e = pl.lit(t)
     naive = None
     if col.kind == "int":
@@ -354,10 +387,15 @@ def _reasons_where(df: pl.DataFrame, condition: pl.Expr, message: pl.Expr) -> pl
     return df.filter(condition).select(pl.col(IDX), message.cast(pl.String).alias("reason"))
 
 
-def parse(table: Table, raw: pl.DataFrame, zone: str | None) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Typed columns under the spec names, raw values under `raw_<name>`; and the parse reasons."""
+def parse(table: Table, raw: pl.DataFrame, zone: str | None,
+          offset: int = 0) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Typed columns under the spec names, raw values under `raw_<name>`; and the parse reasons.
+
+    Rows are numbered (IDX) from `offset`, so that chunks of one table share one numbering.
+    """
     zones = sorted(known_zones()) if any(c.kind == "zone" for c in table.columns) else []
-    df = raw.rename({c: f"raw_{c}" for c in table.names}).with_row_index(IDX).with_columns(pl.col(IDX).cast(pl.Int64))
+    df = raw.rename({c: f"raw_{c}" for c in table.names}).with_row_index(IDX, offset=offset).with_columns(
+        pl.col(IDX).cast(pl.Int64))
     typed, reasons = [], []
     for col in table.columns:
         v, problem = _parse_column(df, table, col, zone, zones)
@@ -374,16 +412,42 @@ def parse(table: Table, raw: pl.DataFrame, zone: str | None) -> tuple[pl.DataFra
     return df.with_columns(typed), pl.concat(reasons) if reasons else pl.DataFrame(schema=NO_REASONS)
 
 
+@lru_cache(maxsize=None)
+def _schema(name: str) -> pa.DataFrameSchema:
+    return value_schema(TABLES[name])
+
+
+def _may_fail(table: Table) -> pl.Expr:
+    """True where a check of the pandera value schema can fail: only those rows are handed to pandera.
+
+    The same checks as `value_schema`, as one vectorised pass; pandera then
+    judges (and words) the few rows it flags, not the whole table.
+    """
+    conds = []
+    for c in table.columns:
+        col = pl.col(c.name)
+        if c.required:
+            conds.append(col.is_null())
+        if c.enum:
+            conds.append(~col.is_in(list(c.enum)))
+        if c.min is not None:
+            conds.append(col < c.min)
+        if c.gt is not None:
+            conds.append(col <= c.gt)
+    return pl.any_horizontal(conds).fill_null(False) if conds else pl.lit(False)
+
+
 def _value_reasons(table: Table, df: pl.DataFrame) -> pl.DataFrame:
-    """Run the pandera value schema and turn its failure cases into (row index, reason)."""
-    schema = value_schema(table)
-    typed = df.select(table.names)
+    """Run the pandera value schema on the rows that may fail; its failure cases as (row index, reason)."""
+    suspects = df.filter(_may_fail(table))
     try:
-        schema.validate(typed, lazy=True)
+        _schema(table.name).validate(suspects.select(table.names), lazy=True)
         return pl.DataFrame(schema=NO_REASONS)
     except pa.errors.SchemaErrors as e:
         fc = e.failure_cases
-    fc = fc.filter(pl.col("index").is_not_null()).with_columns(pl.col("index").cast(pl.Int64).alias(IDX))
+    position = suspects.select(pl.col(IDX)).with_row_index("_pos").with_columns(pl.col("_pos").cast(pl.Int64))
+    fc = fc.filter(pl.col("index").is_not_null()).with_columns(pl.col("index").cast(pl.Int64).alias("_pos")).join(
+        position, on="_pos")
     msgs = []
     for col in table.columns:
         sub = fc.filter(pl.col("column") == col.name)
@@ -417,117 +481,282 @@ def _cross_column_reasons(table: Table, df: pl.DataFrame) -> list[pl.DataFrame]:
     )]
 
 
-def _reference_reasons(table: Table, df: pl.DataFrame, con: duckdb.DuckDBPyConnection,
-                       has_borrowers: bool) -> list[pl.DataFrame]:
-    out = []
-    for column, target, target_col in table.references:
-        if target == "borrowers" and not has_borrowers:
-            continue
-        keys = frame(con, f"SELECT DISTINCT {target_col} AS k FROM {target}")
-        unknown = df.filter(pl.col(column).is_not_null()).join(keys, left_on=column, right_on="k", how="anti")
-        out.append(unknown.select(
-            IDX, (pl.lit(f"{column} ") + _quoted(pl.col(column)) + pl.lit(f" is not in {target}")).alias("reason")))
-    return out
-
-
 def _key_text(table: Table) -> pl.Expr:
     return pl.concat_str([pl.col(f"raw_{k}").cast(pl.String).fill_null("") for k in table.key], separator="|")
 
 
-def validate(table: Table, raw: pl.DataFrame, con: duckdb.DuckDBPyConnection,
-             zone: str | None, has_borrowers: bool) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The parsed frame, and every reason each row fails as (row index, reason)."""
-    df, parse_reasons = parse(table, raw, zone)
-    reasons = [parse_reasons, _value_reasons(table, df), *_cross_column_reasons(table, df),
-               *_reference_reasons(table, df, con, has_borrowers)]
+def validate(table: Table, raw: pl.DataFrame, zone: str | None,
+             offset: int = 0) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The parsed chunk, and every reason each row fails on its own as (row index, reason).
+
+    Reasons that need other rows (references, repeated keys, the store) come later, in SQL.
+    """
+    df, parse_reasons = parse(table, raw, zone, offset)
+    reasons = [parse_reasons, _value_reasons(table, df), *_cross_column_reasons(table, df)]
     if UNPARSED in df.columns:
         reasons.append(_reasons_where(df, pl.col(UNPARSED).is_not_null(), pl.lit("line is not a JSON object")))
     return df, pl.concat(reasons)
 
 
-def _same_row(table: Table, suffix: str) -> pl.Expr:
-    return pl.all_horizontal([pl.col(c).eq_missing(pl.col(c + suffix)) for c in table.names])
+# ---------------------------------------------------------------- merging into the store
+
+STAGE = "_incoming"  # staging tables are named _incoming_<table>
 
 
-def merge(table: Table, df: pl.DataFrame, reasons: pl.DataFrame,
-          con: duckdb.DuckDBPyConnection) -> tuple[TableCounts, pl.DataFrame]:
-    """Decide each row's fate, write the accepted ones, and return the counts and rejected rows."""
-    counts = TableCounts(read=df.height)
+def _raw_values(table: Table, df: pl.DataFrame) -> pl.DataFrame:
+    """The rows as written (text), for rejected.csv: row index, file, row number and every column read."""
+    cols = [c for c in df.columns if c not in (IDX, FILE, ROW) and (c.startswith("raw_") or c not in table.names)]
+    return df.select(IDX, FILE, ROW).with_columns(_as_text(df.select(cols)))
+
+
+def _reread(table: Table, root: Path, encoding: str, rows: pl.DataFrame) -> pl.DataFrame:
+    """Raw values of rows (IDX, FILE, ROW) judged valid on their own but rejected later.
+
+    Valid rows are not kept as written (that would double the memory of a
+    load); the few rejected later are read again from their files.
+    """
+    out = []
+    for (name,), wanted in rows.group_by(FILE):
+        for chunk in _file_chunks(table, root / name, root, encoding):
+            hit = chunk.join(wanted.select(IDX, ROW), on=ROW)
+            if hit.height:
+                out.append(_raw_values(table, hit.rename({c: f"raw_{c}" for c in table.names})))
+    return pl.concat(out, how="diagonal_relaxed")
+
+
+def _sql_cols(cols: list[str], alias: str = "") -> str:
+    return ", ".join(f"{alias}{c}" for c in cols)
+
+
+DIGEST = ["_w0", "_w1", "_w2", "_w3"]  # each row's input-fingerprint digest (reports/manifest.py)
+STAGE_ROWS = 500_000  # rows appended to a staging table at once: one append per chunk is several times slower
+
+
+def _stage(con: duckdb.DuckDBPyConnection, table: Table, name: str) -> None:
+    cols = ", ".join(f"{c.name} {SQL_TYPE[c.kind]}" for c in table.columns)
+    words = ", ".join(f"{w} UBIGINT" for w in DIGEST)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({cols}, {IDX} BIGINT, _valid BOOLEAN, {words})")
+
+
+def _append(con: duckdb.DuckDBPyConnection, name: str, df: pl.DataFrame, select: str = "SELECT * FROM _chunk") -> None:
+    con.register("_chunk", df)
+    try:
+        con.execute(f"INSERT INTO {name} {select}")
+    finally:
+        con.unregister("_chunk")
+
+
+def _reference_reasons(con: duckdb.DuckDBPyConnection, table: Table, stage: str,
+                       has_borrowers: bool) -> pl.DataFrame:
+    """Staged rows whose reference resolves neither in the store nor in this load (its table is merged first)."""
+    out = [pl.DataFrame(schema=NO_REASONS)]
+    for column, target, target_col in table.references:
+        if target == "borrowers" and not has_borrowers:
+            continue
+        unknown = frame(con, f"""
+            SELECT i.{IDX}, i.{column} AS v FROM {stage} i
+            WHERE i.{column} IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM {target} t WHERE t.{target_col} = i.{column})""")
+        out.append(unknown.select(
+            IDX, (pl.lit(f"{column} ") + _quoted(pl.col("v")) + pl.lit(f" is not in {target}")).alias("reason")))
+    return pl.concat(out)
+
+
+def _repeated_in_load(con: duckdb.DuckDBPyConnection, table: Table, stage: str, rejected: pl.Series,
+                      raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Keys that repeat in this load: (conflicting rows, all rejected) and the later identical copies.
+
+    Copies are compared on their parsed values, or the text as written for
+    rows that did not parse; only the keys that repeat are fetched.
+    """
     key = list(table.key)
+    k = ", ".join(key)
+    copies = frame(con, f"""
+        SELECT s.* FROM {stage} s
+        SEMI JOIN (SELECT {k} FROM {stage} WHERE {' AND '.join(f'{c} IS NOT NULL' for c in key)}
+                   GROUP BY {k} HAVING count(*) > 1) r USING ({k})""")
+    none = pl.DataFrame(schema={IDX: pl.Int64})
+    if copies.is_empty():
+        return pl.DataFrame(schema={IDX: pl.Int64, "_copies": pl.UInt32}), none
+    copies = copies.join(raw.select(IDX, *[f"raw_{c}" for c in table.names]), on=IDX, how="left")
+    invalid = pl.col(IDX).is_in(rejected.implode())
+    signature = pl.when(invalid).then(
+        pl.struct([pl.col(f"raw_{c}").cast(pl.String).alias(c) for c in table.names])
+    ).otherwise(pl.struct([pl.col(c).cast(pl.String) for c in table.names]))
+    judged = copies.with_columns(signature.n_unique().over(key).alias("_variants"), pl.len().over(key).alias("_copies"))
+    conflicts = judged.filter(pl.col("_variants") > 1).select(IDX, "_copies")
+    later = judged.filter((pl.col("_variants") == 1) & ~invalid).filter(
+        pl.col(IDX) != pl.col(IDX).min().over(key)).select(IDX)
+    return conflicts, later
+
+
+@dataclass
+class Staged:
+    """One table's rows of this load, parsed and staged in DuckDB (`stage`), waiting to be merged."""
+    table: Table
+    stage: str
+    read: int = 0
+    reasons: list[pl.DataFrame] = field(default_factory=list)  # (IDX, reason, _rank): the rank orders reasons
+    raw: list[pl.DataFrame] = field(default_factory=list)      # the rows as written, of those with a reason
+    chunks: list[tuple[str, int, int, int]] = field(default_factory=list)  # (file, first IDX, rows, first row)
+    extra: dict[str, None] = field(default_factory=dict)       # columns beyond the table's, in order of appearance
+
+
+def stage_table(con: duckdb.DuckDBPyConnection, table: Table, files: list[Path], root: Path, *,
+                encoding: str, zone: str | None) -> Staged:
+    """Read and check a table's files chunk by chunk into a temporary table.
+
+    This runs before the load's transaction: rows appended inside one are
+    held uncompressed, outside the memory limit, until the commit.
+    """
+    from .reports.manifest import row_hash_sql, words_sql  # local: reports import the engine, which imports us
+
+    staged = Staged(table, f"{STAGE}_{table.name}")
+    cols = table.names
+    _stage(con, table, staged.stage)
+    batch: list[pl.DataFrame] = []
+    # Each row's input-fingerprint digest is computed as it is staged, in parallel, in the same pass.
+    digest = f"SELECT * EXCLUDE (_h), {', '.join(words_sql('_h'))} FROM (SELECT *, {row_hash_sql(table.name)} AS _h FROM _chunk)"
+
+    def flush() -> None:
+        _append(con, staged.stage, pl.concat(batch), digest)
+        batch.clear()
+
+    # Staging order does not matter (rows carry IDX): let the engine append in parallel.
+    con.execute("SET preserve_insertion_order = false")
+    try:
+        for path in files:
+            for chunk in _file_chunks(table, path, root, encoding):
+                staged.extra.update(dict.fromkeys(c for c in chunk.columns if c.startswith("extra:") or c == UNPARSED))
+                df, found = validate(table, chunk, zone, offset=staged.read)
+                if df.height:
+                    staged.chunks.append((str(path.relative_to(root)), staged.read, df.height, df[ROW][0]))
+                staged.read += df.height
+                bad = found.get_column(IDX).unique().implode()
+                batch.append(df.select(*cols, IDX, (~pl.col(IDX).is_in(bad)).alias("_valid")))
+                if sum(b.height for b in batch) >= STAGE_ROWS:
+                    flush()
+                if found.height:
+                    staged.reasons.append(found.with_columns(pl.lit(0).alias("_rank")))
+                    staged.raw.append(_raw_values(table, df.filter(pl.col(IDX).is_in(bad))))
+        if batch:
+            flush()
+    finally:
+        con.execute("RESET preserve_insertion_order")
+    return staged
+
+
+def merge_table(con: duckdb.DuckDBPyConnection, staged: Staged, root: Path, *, encoding: str,
+                has_borrowers: bool) -> tuple[TableCounts, pl.DataFrame]:
+    """Decide each staged row's fate, write the accepted ones, and return the counts and rejected rows."""
+    table, stage, read = staged.table, staged.stage, staged.read
+    key, cols = list(table.key), table.names
+    k = ", ".join(key)
+    reasons, raw, chunks, extra = staged.reasons, staged.raw, staged.chunks, staged.extra
+    counts = TableCounts(read=read)
     key_name = " + ".join(key)
-    # Conflicting copies of one key in this load: all rejected (we cannot know which is true).
-    # Only keys that repeat are compared, on their parsed values (raw text for rows that did not parse).
-    repeated = df.filter(pl.all_horizontal([pl.col(k).is_not_null() for k in key]) & pl.struct(key).is_duplicated())
-    if repeated.height:
-        invalid = reasons.get_column(IDX).unique().implode()
-        signature = pl.when(pl.col(IDX).is_in(invalid)).then(
-            pl.struct([pl.col(f"raw_{c}").cast(pl.String).alias(c) for c in table.names])
-        ).otherwise(pl.struct([pl.col(c).cast(pl.String) for c in table.names]))
-        conflicts = repeated.with_columns(
-            signature.n_unique().over(key).alias("_variants"), pl.len().over(key).alias("_copies")
-        ).filter(pl.col("_variants") > 1)
-        reasons = pl.concat([reasons, conflicts.select(
-            IDX, (pl.lit(f"{key_name} ") + _quoted(_key_text(table)) + pl.lit(" appears ")
-                  + pl.col("_copies").cast(pl.String)
-                  + pl.lit(" times in this load with different values (all rejected)")).alias("reason"))])
-    valid_now = df.join(reasons.select(IDX).unique(), on=IDX, how="anti")
-    # Identical copies in this load: the first is the candidate, the rest are duplicates.
-    candidates = valid_now.unique(subset=key, keep="first", maintain_order=True)
-    counts.duplicates += valid_now.height - candidates.height
-    # Compare with what the store holds.
-    con.register("_incoming_keys", candidates.select(key))
-    stored = frame(con, f"SELECT s.* FROM {table.name} s SEMI JOIN _incoming_keys k USING ({', '.join(key)})")
-    con.unregister("_incoming_keys")
-    if stored.height:
-        stored = stored.select(key + [pl.col(c).alias(c + "_s") for c in table.names if c not in key]).with_columns(
-            [pl.col(k).alias(k + "_s") for k in key]
-        )
-        joined = candidates.join(stored, on=key, how="left").with_columns(
-            pl.col(key[0] + "_s").is_not_null().alias("_stored"), _same_row(table, "_s").alias("_same")
-        )
-    else:
-        joined = candidates.with_columns(pl.lit(False).alias("_stored"), pl.lit(False).alias("_same"))
-    dup = joined.filter(pl.col("_stored") & pl.col("_same"))
-    changed = joined.filter(pl.col("_stored") & ~pl.col("_same"))
-    new = joined.filter(~pl.col("_stored"))
-    counts.duplicates += dup.height
+    raw_rows = pl.concat(raw, how="diagonal_relaxed") if raw else pl.DataFrame(
+        schema={IDX: pl.Int64, FILE: pl.String, ROW: pl.Int64})
+    raw_rows = raw_rows.with_columns(
+        *[pl.lit(None, pl.String).alias(f"raw_{c}") for c in cols if f"raw_{c}" not in raw_rows.columns])
+    refs = _reference_reasons(con, table, stage, has_borrowers)
+    reasons.append(refs.with_columns(pl.lit(1).alias("_rank")))
+    rejected = pl.concat([r.get_column(IDX) for r in reasons]).unique()
+    conflicts, later = _repeated_in_load(con, table, stage, rejected, raw_rows)
+    # Candidates: rows valid so far and not a later copy; compared with what the store holds.
+    # (Rows with a reason of their own are not _valid already; the rest are usually none.)
+    skip = pl.concat([refs.get_column(IDX), conflicts.get_column(IDX), later.get_column(IDX)]).unique().to_frame(IDX)
+    con.register("_skip", skip)
+    try:
+        same = " AND ".join(f"c.{col} IS NOT DISTINCT FROM s.{col}" for col in cols if col not in key)
+        matched = frame(con, f"""
+            SELECT c.{IDX}, {same or 'true'} AS _same
+            FROM {stage} c JOIN {table.name} s USING ({k})
+            WHERE c._valid {f'AND c.{IDX} NOT IN (SELECT {IDX} FROM _skip)' if skip.height else ''}""")
+    finally:
+        con.unregister("_skip")
+    changed = matched.filter(~pl.col("_same")).select(IDX)
+    counts.duplicates = later.height + matched.height - changed.height
+    late = [conflicts.select(IDX, pl.lit("conflict").alias("reason"), pl.lit(2).alias("_rank"))]
     if table.append_only:
-        reasons = pl.concat([reasons, changed.select(
-            IDX, (pl.lit(f"{key_name} ") + _quoted(_key_text(table))
-                  + pl.lit(" is already stored with different values (an event never changes)")).alias("reason"))])
-        write = new
+        late.append(changed.select(IDX, pl.lit("changed").alias("reason"), pl.lit(3).alias("_rank")))
+        counts.updated = 0
     else:
         counts.updated = changed.height
-        write = pl.concat([new, changed], how="diagonal_relaxed")
-        if changed.height:
-            con.register("_changed_keys", changed.select(key))
-            con.execute(
-                f"DELETE FROM {table.name} WHERE ({', '.join(key)}) IN (SELECT ({', '.join(key)}) FROM _changed_keys)"
-            )
-            con.unregister("_changed_keys")
-    counts.loaded = new.height
-    if write.height:
-        con.register("_write", write.select(table.names))
-        con.execute(f"INSERT INTO {table.name} ({', '.join(table.names)}) SELECT {', '.join(table.names)} FROM _write")
-        con.unregister("_write")
-    per_row = reasons.with_row_index("_order").group_by(IDX).agg(
-        pl.col("reason").sort_by("_order").str.join("; ").alias("reasons"))
-    rejected = df.join(per_row, on=IDX, how="inner").sort(IDX)
-    counts.rejected = rejected.height
-    values = [f"raw_{c}" for c in table.names] + [c for c in df.columns if c.startswith("extra:")] + (
-        [UNPARSED] if UNPARSED in df.columns else [])
+    not_written = pl.concat([skip.get_column(IDX), matched.filter(pl.col("_same") | table.append_only)[IDX]])
+    con.register("_not_written", not_written.unique().to_frame(IDX))
+    con.register("_changed", changed)
+    try:
+        if changed.height and not table.append_only:
+            _digest(con, table, -1, rows=f"SELECT s.* FROM {table.name} s SEMI JOIN "
+                                         f"(SELECT {k} FROM {stage} SEMI JOIN _changed USING ({IDX})) USING ({k})")
+            con.execute(f"DELETE FROM {table.name} WHERE ({k}) IN "
+                        f"(SELECT ({k}) FROM {stage} SEMI JOIN _changed USING ({IDX}))")
+        written = f"FROM {stage} WHERE _valid" + (
+            f" AND {IDX} NOT IN (SELECT {IDX} FROM _not_written)" if not_written.len() else "")
+        sums = ", ".join(f"sum({w}) % {2**64}" for w in DIGEST)
+        _digest(con, table, +1, words=f"SELECT count(*), {sums} {written}")
+        con.execute(f"INSERT INTO {table.name} ({_sql_cols(cols)}) SELECT {_sql_cols(cols)} {written}")
+    finally:
+        con.unregister("_not_written")
+        con.unregister("_changed")
+    # Rejected rows: their reasons in order, with the values as written.
+    all_reasons = pl.concat([r.with_columns(pl.col("_rank").cast(pl.Int32)) for r in reasons + late]).with_row_index("_order")
+    rejected_idx = all_reasons.get_column(IDX).unique()
+    counts.rejected = rejected_idx.len()
+    counts.loaded = read - counts.duplicates - counts.updated - counts.rejected
+    missing = rejected_idx.to_frame().join(raw_rows.select(IDX), on=IDX, how="anti")
+    if missing.height:
+        where = _locate(missing, chunks)
+        raw_rows = pl.concat([raw_rows, _reread(table, root, encoding, where)], how="diagonal_relaxed")
+    rows = raw_rows.filter(pl.col(IDX).is_in(rejected_idx.implode())).unique(IDX).sort(IDX)
+    key_text = _key_text(table)
+    copies = conflicts.select(IDX, pl.col("_copies").cast(pl.String))
+    words = all_reasons.join(rows.select(IDX, key_text.alias("_key")), on=IDX, how="left").join(
+        copies, on=IDX, how="left").with_columns(
+        pl.when(pl.col("reason") == "conflict").then(
+            pl.lit(f"{key_name} ") + _quoted(pl.col("_key")) + pl.lit(" appears ") + pl.col("_copies")
+            + pl.lit(" times in this load with different values (all rejected)"))
+        .when(pl.col("reason") == "changed").then(
+            pl.lit(f"{key_name} ") + _quoted(pl.col("_key"))
+            + pl.lit(" is already stored with different values (an event never changes)"))
+        .otherwise(pl.col("reason")).alias("reason"))
+    per_row = words.sort("_rank", "_order").group_by(IDX, maintain_order=True).agg(
+        pl.col("reason").str.join("; ").alias("reasons"))
+    values = [f"raw_{c}" for c in cols] + [c for c in extra if c != UNPARSED] + (
+        [UNPARSED] if UNPARSED in extra else [])
     shown = {UNPARSED: "unparsed_line"}
-    rej = rejected.select(
+    rows = rows.with_columns(*[pl.lit(None, pl.String).alias(c) for c in values if c not in rows.columns])
+    rej = rows.join(per_row, on=IDX).sort(IDX).select(
         pl.lit(table.name).alias("table"),
         pl.col(FILE).alias("source_file"),
         pl.col(ROW).alias("row"),
-        _key_text(table).alias("key"),
+        key_text.alias("key"),
         pl.col("reasons"),
         pl.struct([pl.col(c).cast(pl.String).alias(shown.get(c, c.removeprefix("raw_").removeprefix("extra:")))
                    for c in values]).struct.json_encode().alias("values"),
     )
     assert counts.read == counts.loaded + counts.updated + counts.duplicates + counts.rejected, counts
     return counts, rej
+
+
+def _locate(rows: pl.DataFrame, chunks: list[tuple[str, int, int, int]]) -> pl.DataFrame:
+    """File and row number of rows (IDX) from the chunk ranges they were read in."""
+    ranges = pl.DataFrame(chunks, schema={FILE: pl.String, "_first": pl.Int64, "_n": pl.Int64, "_row0": pl.Int64},
+                          orient="row").sort("_first")
+    return rows.sort(IDX).join_asof(ranges, left_on=IDX, right_on="_first").select(
+        IDX, FILE, (pl.col("_row0") + pl.col(IDX) - pl.col("_first")).alias(ROW))
+
+
+def _digest(con: duckdb.DuckDBPyConnection, table: Table, sign: int, **rows: str) -> None:
+    """Add (or take away) the fingerprint digests of some rows to the table's running total.
+
+    The input fingerprint (reports/manifest.py) is a sum of row digests, so the
+    store keeps it up to date as rows come and go instead of rereading every row.
+    """
+    from .reports.manifest import digest_delta  # local: the reports package imports the engine, which imports us
+
+    digest_delta(con, table.name, sign, **rows)
 
 
 # ---------------------------------------------------------------- the load
@@ -544,23 +773,32 @@ def load_dataset(con: duckdb.DuckDBPyConnection, data_dir: str | Path, *, timezo
             has_rows = scalar(con, f"SELECT count(*) > 0 FROM {name}")
             if not has_rows:
                 raise LoadError(f"{root}: required table {name} is missing (expected {name}.csv/.parquet/.jsonl or {name}/)")
-    raw = {}
-    for name, fs in files.items():
-        progress.step(f"read {name}")
-        raw[name] = read_table(TABLES[name], fs, root, encoding)
     started = datetime.now(timezone.utc)
     result = LoadResult()
     rejected = []
+    staged: dict[str, Staged] = {}
+    try:
+        for name in LOAD_ORDER:
+            if name in files:
+                progress.step(f"validate and store {name}")
+                staged[name] = stage_table(con, TABLES[name], files[name], root, encoding=encoding,
+                                           zone=timezone_name)
+        progress.step("merge into the store")
+        _merge_all(con, staged, root, encoding, result, rejected, started)
+    finally:
+        for s in staged.values():
+            con.execute(f"DROP TABLE IF EXISTS {s.stage}")
+    return result
+
+
+def _merge_all(con: duckdb.DuckDBPyConnection, staged: dict[str, Staged], root: Path, encoding: str,
+               result: LoadResult, rejected: list, started: datetime) -> None:
+    """The load's one transaction: every table merged, the load logged, or nothing at all."""
     con.execute("BEGIN TRANSACTION")
     try:
-        has_borrowers = "borrowers" in raw or scalar(con, "SELECT count(*) > 0 FROM borrowers")
-        for name in LOAD_ORDER:
-            if name not in raw:
-                continue
-            table = TABLES[name]
-            progress.step(f"validate and store {name}")
-            parsed, reasons = validate(table, raw[name], con, timezone_name, has_borrowers)
-            counts, rej = merge(table, parsed, reasons, con)
+        has_borrowers = "borrowers" in staged or scalar(con, "SELECT count(*) > 0 FROM borrowers")
+        for name, s in staged.items():
+            counts, rej = merge_table(con, s, root, encoding=encoding, has_borrowers=has_borrowers)
             result.counts[name] = counts
             rejected.append(rej)
         result.rejected = pl.concat(rejected) if rejected else result.rejected
@@ -581,4 +819,3 @@ def load_dataset(con: duckdb.DuckDBPyConnection, data_dir: str | Path, *, timezo
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    return result

@@ -68,7 +68,9 @@ def sql_rules(policy: Policy, *, has_emergency_contacts: bool) -> list[Rule]:
         if tp.registered_only:
             rules.append(Rule("TP-UNREGISTERED", "tp_unregistered", {"judge_emergency": has_emergency_contacts}))
         if tp.unreachable_after_failed_calls:
-            rules.append(Rule("TP-REACHABLE", "tp_reachable", {"n": tp.unreachable_after_failed_calls}))
+            n = tp.unreachable_after_failed_calls
+            recency = pl.DataFrame({"recency": list(range(1, n + 1))}, schema={"recency": pl.Int64})
+            rules.append(Rule("TP-REACHABLE", "tp_reachable", {"n": n}, {"p_recency": recency}))
     if r.contact_hours is not None:
         h = r.contact_hours
         rules.append(Rule("HOURS", "hours", {

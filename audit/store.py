@@ -24,6 +24,9 @@ def _ddl() -> list[str]:
         """CREATE TABLE IF NOT EXISTS rejected_rows (
             load_id BIGINT, "table" VARCHAR, source_file VARCHAR, "row" BIGINT, "key" VARCHAR,
             reasons VARCHAR, "values" VARCHAR)""",
+        # The input fingerprint's running per-table sums (reports/manifest.py); no personal data.
+        """CREATE TABLE IF NOT EXISTS table_digests (
+            "table" VARCHAR, "rows" BIGINT, w0 UBIGINT, w1 UBIGINT, w2 UBIGINT, w3 UBIGINT)""",
     ]
     return stmts
 
@@ -103,6 +106,7 @@ def purge_borrower(con: duckdb.DuckDBPyConnection, borrower_id: str) -> dict[str
             n = con.execute(f"SELECT count(*) FROM {table} WHERE {where}", params).fetchall()[0][0]
             con.execute(f"DELETE FROM {table} WHERE {where}", params)
             deleted[table] = n
+        con.execute("DELETE FROM table_digests")  # the input fingerprint is recomputed when next needed
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

@@ -50,23 +50,26 @@ _ATTR_MASK = {
 
 def pii_third_party(texts: pl.DataFrame, protected: list[str]) -> pl.DataFrame:
     tp = texts.filter(pl.col("is_third_party"))
-    hits = []
+    if not protected:
+        return pl.DataFrame(schema={c: pl.String for c in OUT})
+    # `text` is NFKC already; each squashed form of it is made once, the attributes normalised here.
+    tp = tp.with_columns(
+        pl.col("text").str.replace_all(r"[\s\-]", "").str.to_uppercase().alias("_hay"),
+        pl.col("text").str.replace_all(r"\s", "").alias("_hay_ws") if "address" in protected else pl.lit(None),
+    )
+    found = []
     for attr in protected:
         if attr == "address":
-            hay = pl.col("text").str.replace_all(r"\s", "")
-            needle = pii.nfkc(pl.col(attr)).str.replace_all(r"\s", "")
+            hay, needle = pl.col("_hay_ws"), pii.nfkc(pl.col(attr)).str.replace_all(r"\s", "")
         else:
-            hay = _squash(pl.col("text"), r"[\s\-]")
-            needle = _squash(pl.col(attr), r"[\s\-]")
-        found = needle.is_not_null() & (needle.str.len_chars() > 0) & hay.str.contains(needle, literal=True)
-        hits.append(
-            pl.when(found).then(pl.lit(f"{attr} ") + _ATTR_MASK[attr](pii.nfkc(pl.col(attr))))
-        )
-    if not hits:
-        return pl.DataFrame(schema={c: pl.String for c in OUT})
-    found = tp.with_columns(pl.concat_list(hits).list.drop_nulls().alias("found")).filter(
-        pl.col("found").list.len() > 0
-    )
+            hay, needle = pl.col("_hay"), _squash(pl.col(attr), r"[\s\-]")
+        found.append((needle.is_not_null() & (needle.str.len_chars() > 0)
+                      & hay.str.contains(needle, literal=True)).alias(f"_in_{attr}"))
+    # Masks are computed only for the few messages that hold an attribute.
+    hit = tp.with_columns(found).filter(pl.any_horizontal(f"_in_{a}" for a in protected))
+    found = hit.with_columns(pl.concat_list(
+        pl.when(pl.col(f"_in_{a}")).then(pl.lit(f"{a} ") + _ATTR_MASK[a](pii.nfkc(pl.col(a)))) for a in protected
+    ).list.drop_nulls().alias("found"))
     return found.select(
         pl.lit("PII-THIRD-PARTY").alias("rule_id"),
         "event_id",
@@ -85,7 +88,8 @@ def pii_unmasked(texts: pl.DataFrame, kinds: list[str], channels: list[str] | No
     first = found.sort("event_id", "start", "kind").group_by("event_id", maintain_order=True).agg(
         pl.col("kind").unique(maintain_order=True), pl.col("start").first(), pl.col("end").first()
     )
-    first = first.join(scope.select("event_id", "text"), on="event_id")
+    first = first.join(scope.select("event_id", "content"), on="event_id").with_columns(
+        pii.nfkc(pl.col("content")).alias("text"))
     return first.select(
         pl.lit("PII-UNMASKED").alias("rule_id"),
         "event_id",
@@ -146,21 +150,40 @@ def uses_text(policy: Policy) -> bool:
     return policy.rules.pii is not None or policy.rules.disclosure is not None
 
 
+TEXT_BATCH_ROWS = 500_000  # messages judged at a time: memory stays flat however many there are
+
+
 def text_violations(con: duckdb.DuckDBPyConnection, policy: Policy) -> list[pl.DataFrame]:
+    """The text rules over the judged messages, streamed from DuckDB in batches.
+
+    Each rule judges one message at a time, so batches give the same result
+    as one frame; a single frame of every message would not fit in memory at
+    scale (and Arrow strings cap at 2 GB a column, duckdb issue 15486).
+    """
     if not uses_text(policy):
         return []
-    return judge_texts(_texts(con), policy)
+    reader = con.sql(query_text("texts")).to_arrow_reader(TEXT_BATCH_ROWS)
+    parts: list[pl.DataFrame] = []
+    for batch in reader:
+        texts = pl.from_arrow(batch)
+        if texts.height:
+            parts.extend(judge_texts(texts, policy))
+    return [pl.concat(parts)] if parts else []
 
 
 def judge_texts(texts: pl.DataFrame, policy: Policy) -> list[pl.DataFrame]:
-    """The text rules over the rows of queries/texts.sql, whichever engine produced them."""
+    """The text rules over the rows of queries/texts.sql, whichever engine produced them.
+
+    NFKC is costly and only the third-party rules read the whole normalised
+    text; the identifier detector normalises what it needs itself.
+    """
     r = policy.rules
-    texts = texts.with_columns(pii.nfkc(pl.col("content")).alias("text"))
+    tp = texts.filter(pl.col("is_third_party")).with_columns(pii.nfkc(pl.col("content")).alias("text"))
     out = []
     if r.pii is not None:
-        out.append(pii_third_party(texts, list(r.pii.third_party_protected)))
+        out.append(pii_third_party(tp, list(r.pii.third_party_protected)))
         out.append(pii_unmasked(texts, list(r.pii.unmasked_forbidden),
                                 None if r.pii.unmasked_channels is None else list(r.pii.unmasked_channels)))
     if r.disclosure is not None:
-        out.append(tp_disclosure(texts, list(r.disclosure.terms), r.disclosure.amounts))
+        out.append(tp_disclosure(tp, list(r.disclosure.terms), r.disclosure.amounts))
     return [o.select(OUT) for o in out]

@@ -45,13 +45,49 @@ def _value_sql(name: str, kind: str) -> str:
     return f"coalesce({text}, '-')"
 
 
-def _table_sql(table: str) -> str:
-    t = TABLES[table]
-    row_text = " || chr(31) || ".join(_value_sql(c.name, c.kind) for c in t.columns)
-    words = ", ".join(
-        f"sum(('0x' || substr(h, {1 + 16 * i}, 16))::UBIGINT::HUGEINT) % {_WORD}" for i in range(4)
-    )
-    return f"SELECT count(*), {words} FROM (SELECT sha256({row_text}) AS h FROM {t.name})"
+def row_hash_sql(table: str) -> str:
+    """The SHA-256 (hex) of a row's canonical text, over the table's columns by name."""
+    return "sha256(" + " || chr(31) || ".join(_value_sql(c.name, c.kind) for c in TABLES[table].columns) + ")"
+
+
+def words_sql(h: str) -> list[str]:
+    """The four 64-bit words of a hex SHA-256, as UBIGINT expressions."""
+    return [f"('0x' || substr({h}, {1 + 16 * i}, 16))::UBIGINT" for i in range(4)]
+
+
+def _table_sql(table: str, rows: str | None = None) -> str:
+    """Row count and the four word sums of a table's rows (or of the rows a query selects from it)."""
+    words = ", ".join(f"sum({w}::HUGEINT) % {_WORD}" for w in words_sql("h"))
+    source = f"({rows}) AS r" if rows else TABLES[table].name
+    return f"SELECT count(*), {words} FROM (SELECT {row_hash_sql(table)} AS h FROM {source})"
+
+
+def _sums(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[int, list[int]]:
+    count, *words = con.execute(sql).fetchall()[0]
+    return int(count), [int(w or 0) for w in words]
+
+
+def digest_delta(con: duckdb.DuckDBPyConnection, table: str, sign: int, *, rows: str | None = None,
+                 words: str | None = None) -> None:
+    """Add (sign 1) or take away (-1) some rows' digests to the table's stored sums.
+
+    The rows are a query over the table's columns (`rows`), or one that returns
+    their count and word sums already (`words`: a load computes each row's
+    words as it stages the row, with `row_hash_sql` and `words_sql`).
+    The digest is a sum, so the store keeps it current as a load writes and
+    replaces rows, and a report need not reread millions of stored rows. A
+    store without sums (older, or purged) starts from its current rows.
+    """
+    state = con.execute('SELECT "rows", w0, w1, w2, w3 FROM table_digests WHERE "table" = ?', [table]).fetchall()
+    if state:
+        total, sums = int(state[0][0]), [int(w) for w in state[0][1:]]
+    else:
+        total, sums = _sums(con, _table_sql(table))
+    n, delta = _sums(con, words if words is not None else _table_sql(table, rows))
+    total += sign * n
+    sums = [(w + sign * d) % _WORD for w, d in zip(sums, delta)]
+    con.execute('DELETE FROM table_digests WHERE "table" = ?', [table])
+    con.execute("INSERT INTO table_digests VALUES (?, ?, ?, ?, ?, ?)", [table, total, *sums])
 
 
 def dataset_fingerprint(con: duckdb.DuckDBPyConnection) -> dict:
@@ -59,11 +95,19 @@ def dataset_fingerprint(con: duckdb.DuckDBPyConnection) -> dict:
 
     The same rows loaded from CSV, Parquet or JSONL, in any file order, give
     the same fingerprint, because it is computed over the typed stored values.
+    The sums the loads keep are used when their row counts match the table's;
+    otherwise the table is read again.
     """
+    kept = {r[0]: (int(r[1]), [int(w) for w in r[2:]])
+            for r in con.execute('SELECT "table", "rows", w0, w1, w2, w3 FROM table_digests').fetchall()}
     tables = {}
     for name in LOAD_ORDER:
-        count, *words = con.execute(_table_sql(name)).fetchone()
-        tables[name] = {"rows": int(count), "digest": "".join(f"{int(w or 0):016x}" for w in words)}
+        count = int(con.execute(f"SELECT count(*) FROM {name}").fetchone()[0])
+        if name in kept and kept[name][0] == count:
+            words = kept[name][1]
+        else:
+            count, words = _sums(con, _table_sql(name))
+        tables[name] = {"rows": count, "digest": "".join(f"{w:016x}" for w in words)}
     lines = "".join(f"{n} {t['rows']} {t['digest']}\n" for n, t in tables.items())
     return {
         "sha256": hashlib.sha256(lines.encode()).hexdigest(),
