@@ -263,6 +263,11 @@ def _text(df: pl.DataFrame, name: str) -> pl.Series:
     return df.select(pl.when(stripped == "").then(None).otherwise(stripped)).to_series()
 
 
+def _constant(value, n: int, dtype: pl.DataType) -> pl.Series:
+    """n copies of a value, made natively (a Python list of n items costs more than parsing the column)."""
+    return pl.repeat(value, n, dtype=dtype, eager=True)
+
+
 def _parse_timestamp(raw: pl.Series, zone: str | None) -> tuple[pl.Series, pl.Series]:
     """(UTC instants, is-naive flags) from text; naive values are wall-clock time in `zone`.
 
@@ -277,7 +282,7 @@ def _parse_timestamp(raw: pl.Series, zone: str | None) -> tuple[pl.Series, pl.Se
     )
     fmts_aware = ["%Y-%m-%dT%H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M%:z"]
     fmts_naive = ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"]
-    out = pl.Series("v", [None] * len(raw), pl.Datetime("us", "UTC"))
+    out = _constant(None, len(raw), pl.Datetime("us", "UTC"))
     todo = frame.select(pl.col("shape") & pl.col("offset")).to_series()
     for fmt in fmts_aware:
         if not todo.any():
@@ -288,9 +293,9 @@ def _parse_timestamp(raw: pl.Series, zone: str | None) -> tuple[pl.Series, pl.Se
         out = out.fill_null(parsed)
         todo = todo & parsed.is_null()
     naive_rows = frame.select(pl.col("shape") & ~pl.col("offset")).to_series()
-    naive_flag = pl.Series("n", [False] * len(raw), dtype=pl.Boolean)
+    naive_flag = _constant(False, len(raw), pl.Boolean)
     if naive_rows.any():
-        wall = pl.Series("w", [None] * len(raw), pl.Datetime("us"))
+        wall = _constant(None, len(raw), pl.Datetime("us"))
         todo = naive_rows
         for fmt in fmts_naive:
             if not todo.any():
@@ -325,7 +330,7 @@ def _parse_column(df: pl.DataFrame, table: Table, col, zone: str | None, zones: 
     if col.kind == "timestamp" and isinstance(dtype, pl.Datetime):
         if dtype.time_zone:  # absolute
             v = raw.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
-            return v, pl.Series([None] * len(raw), dtype=pl.String)
+            return v, _constant(None, len(raw), pl.String)
         if not zone and raw.is_not_null().any():
             example = raw.drop_nulls()[0]
             raise LoadError(f"{table.name}.{col.name} has timestamps without a UTC offset "
@@ -336,10 +341,10 @@ def _parse_column(df: pl.DataFrame, table: Table, col, zone: str | None, zones: 
             pl.lit(f"{col.name} ") + _quoted(pl.lit(raw)) + pl.lit(f" does not exist in {zone} (clock change)"))).to_series()
         return v, problem
     if col.kind == "date" and dtype == pl.Date:
-        return raw, pl.Series([None] * len(raw), dtype=pl.String)
+        return raw, _constant(None, len(raw), pl.String)
     if col.kind == "int" and dtype.is_integer():
-        return raw.cast(pl.Int64), pl.Series([None] * len(raw), dtype=pl.String)
-    fine = pl.Series([None] * len(raw), dtype=pl.String)
+        return raw.cast(pl.Int64), _constant(None, len(raw), pl.String)
+    fine = _constant(None, len(raw), pl.String)
     if col.name == "content":  # message text is kept as written; only a blank one is empty
         return df.select(_blank_to_null(pl.col(f"raw_{col.name}"))).to_series(), fine
     if col.kind == "enum" and dtype == pl.String and raw.is_in(list(col.enum)).all():
@@ -528,14 +533,13 @@ def _sql_cols(cols: list[str], alias: str = "") -> str:
     return ", ".join(f"{alias}{c}" for c in cols)
 
 
-DIGEST = ["_w0", "_w1", "_w2", "_w3"]  # each row's input-fingerprint digest (reports/manifest.py)
+DIGEST = "_digest"  # each row's input-fingerprint hash (reports/manifest.py)
 STAGE_ROWS = 500_000  # rows appended to a staging table at once: one append per chunk is several times slower
 
 
 def _stage(con: duckdb.DuckDBPyConnection, table: Table, name: str) -> None:
     cols = ", ".join(f"{c.name} {SQL_TYPE[c.kind]}" for c in table.columns)
-    words = ", ".join(f"{w} UBIGINT" for w in DIGEST)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({cols}, {IDX} BIGINT, _valid BOOLEAN, {words})")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({cols}, {IDX} BIGINT, _valid BOOLEAN, {DIGEST} UBIGINT)")
 
 
 def _append(con: duckdb.DuckDBPyConnection, name: str, df: pl.DataFrame, select: str = "SELECT * FROM _chunk") -> None:
@@ -609,14 +613,14 @@ def stage_table(con: duckdb.DuckDBPyConnection, table: Table, files: list[Path],
     This runs before the load's transaction: rows appended inside one are
     held uncompressed, outside the memory limit, until the commit.
     """
-    from .reports.manifest import row_hash_sql, words_sql  # local: reports import the engine, which imports us
+    from .reports.manifest import row_hash_sql  # local: reports import the engine, which imports us
 
     staged = Staged(table, f"{STAGE}_{table.name}")
     cols = table.names
     _stage(con, table, staged.stage)
     batch: list[pl.DataFrame] = []
-    # Each row's input-fingerprint digest is computed as it is staged, in parallel, in the same pass.
-    digest = f"SELECT * EXCLUDE (_h), {', '.join(words_sql('_h'))} FROM (SELECT *, {row_hash_sql(table.name)} AS _h FROM _chunk)"
+    # Each row's input-fingerprint hash is computed as it is staged, in the same pass.
+    digest = f"SELECT *, {row_hash_sql(table.name)} FROM _chunk"
 
     def flush() -> None:
         _append(con, staged.stage, pl.concat(batch), digest)
@@ -694,8 +698,7 @@ def merge_table(con: duckdb.DuckDBPyConnection, staged: Staged, root: Path, *, e
                         f"(SELECT ({k}) FROM {stage} SEMI JOIN _changed USING ({IDX}))")
         written = f"FROM {stage} WHERE _valid" + (
             f" AND {IDX} NOT IN (SELECT {IDX} FROM _not_written)" if not_written.len() else "")
-        sums = ", ".join(f"sum({w}) % {2**64}" for w in DIGEST)
-        _digest(con, table, +1, words=f"SELECT count(*), {sums} {written}")
+        _digest(con, table, +1, words=f"SELECT count(*), sum({DIGEST}::HUGEINT) % {2**64} {written}")
         con.execute(f"INSERT INTO {table.name} ({_sql_cols(cols)}) SELECT {_sql_cols(cols)} {written}")
     finally:
         con.unregister("_not_written")

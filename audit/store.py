@@ -26,7 +26,7 @@ def _ddl() -> list[str]:
             reasons VARCHAR, "values" VARCHAR)""",
         # The input fingerprint's running per-table sums (reports/manifest.py); no personal data.
         """CREATE TABLE IF NOT EXISTS table_digests (
-            "table" VARCHAR, "rows" BIGINT, w0 UBIGINT, w1 UBIGINT, w2 UBIGINT, w3 UBIGINT)""",
+            "table" VARCHAR, "rows" BIGINT, digest UBIGINT)""",
     ]
     return stmts
 

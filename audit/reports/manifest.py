@@ -17,54 +17,38 @@ from pathlib import Path, PurePosixPath
 import duckdb
 
 from .. import __version__
-from ..schemas import LOAD_ORDER, TABLES
+from ..schemas import LOAD_ORDER, SQL_TYPE, TABLES
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
 FINGERPRINT_ALGORITHM = (
-    "per row: SHA-256 of the row's canonical text (columns in SPEC order joined by U+001F; an empty value "
-    "as '-'; text as <length in characters>:<text>; timestamps as UTC YYYY-MM-DDTHH:MM:SS.ffffffZ, dates "
-    "YYYY-MM-DD, integers and decimals (2 places) as digits); per table: the four 64-bit words of the row "
-    "digests summed word by word modulo 2^64 (order-independent), as hex; dataset: SHA-256 of the lines "
-    "'<table> <rows> <digest>\\n' in load order"
-)
+    "per row: DuckDB {duckdb} hash() of the row's typed values, in SPEC column order (64 bits); per table: the "
+    "row hashes summed modulo 2^64 (order-independent), as 16 hex digits; dataset: SHA-256 of the lines "
+    "'<table> <rows> <digest>\\n' in load order. Comparable between runs on the same DuckDB version."
+).format(duckdb=duckdb.__version__)
 _WORD = 2**64
 
 
-def _value_sql(name: str, kind: str) -> str:
-    """A column's canonical text; NULL propagates through || and becomes '-' (cheaper than CASE)."""
-    col = f'"{name}"'
-    if kind == "timestamp":
-        text = f"strftime(timezone('UTC', {col}), '%Y-%m-%dT%H:%M:%S.%fZ')"
-    elif kind == "date":
-        text = f"strftime({col}, '%Y-%m-%d')"
-    elif kind in ("int", "decimal"):
-        text = f"CAST({col} AS VARCHAR)"
-    else:  # text may hold anything, the separator included: the length makes it unambiguous
-        text = f"CAST(length({col}) AS VARCHAR) || ':' || {col}"
-    return f"coalesce({text}, '-')"
-
-
 def row_hash_sql(table: str) -> str:
-    """The SHA-256 (hex) of a row's canonical text, over the table's columns by name."""
-    return "sha256(" + " || chr(31) || ".join(_value_sql(c.name, c.kind) for c in TABLES[table].columns) + ")"
+    """A row's 64-bit hash (UBIGINT) over its typed values, the table's columns by name.
 
-
-def words_sql(h: str) -> list[str]:
-    """The four 64-bit words of a hex SHA-256, as UBIGINT expressions."""
-    return [f"('0x' || substr({h}, {1 + 16 * i}, 16))::UBIGINT" for i in range(4)]
+    DuckDB's hash() is about thirty times cheaper than SHA-256 over a
+    canonical text, which cost more than the rest of a load; it is stable
+    for a DuckDB version, which the fingerprint names (docs/reports.md).
+    """
+    cols = ", ".join(f'CAST("{c.name}" AS {SQL_TYPE[c.kind]})' for c in TABLES[table].columns)
+    return f"hash({cols})"
 
 
 def _table_sql(table: str, rows: str | None = None) -> str:
-    """Row count and the four word sums of a table's rows (or of the rows a query selects from it)."""
-    words = ", ".join(f"sum({w}::HUGEINT) % {_WORD}" for w in words_sql("h"))
+    """Row count and the hash sum of a table's rows (or of the rows a query selects from it)."""
     source = f"({rows}) AS r" if rows else TABLES[table].name
-    return f"SELECT count(*), {words} FROM (SELECT {row_hash_sql(table)} AS h FROM {source})"
+    return f"SELECT count(*), sum(h::HUGEINT) % {_WORD} FROM (SELECT {row_hash_sql(table)} AS h FROM {source})"
 
 
-def _sums(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[int, list[int]]:
-    count, *words = con.execute(sql).fetchall()[0]
-    return int(count), [int(w or 0) for w in words]
+def _sums(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[int, int]:
+    count, word = con.execute(sql).fetchall()[0]
+    return int(count), int(word or 0)
 
 
 def digest_delta(con: duckdb.DuckDBPyConnection, table: str, sign: int, *, rows: str | None = None,
@@ -72,22 +56,21 @@ def digest_delta(con: duckdb.DuckDBPyConnection, table: str, sign: int, *, rows:
     """Add (sign 1) or take away (-1) some rows' digests to the table's stored sums.
 
     The rows are a query over the table's columns (`rows`), or one that returns
-    their count and word sums already (`words`: a load computes each row's
-    words as it stages the row, with `row_hash_sql` and `words_sql`).
+    their count and hash sum already (`words`: a load computes each row's
+    hash as it stages the row, with `row_hash_sql`).
     The digest is a sum, so the store keeps it current as a load writes and
     replaces rows, and a report need not reread millions of stored rows. A
     store without sums (older, or purged) starts from its current rows.
     """
-    state = con.execute('SELECT "rows", w0, w1, w2, w3 FROM table_digests WHERE "table" = ?', [table]).fetchall()
+    state = con.execute('SELECT "rows", digest FROM table_digests WHERE "table" = ?', [table]).fetchall()
     if state:
-        total, sums = int(state[0][0]), [int(w) for w in state[0][1:]]
+        total, digest = int(state[0][0]), int(state[0][1])
     else:
-        total, sums = _sums(con, _table_sql(table))
+        total, digest = _sums(con, _table_sql(table))
     n, delta = _sums(con, words if words is not None else _table_sql(table, rows))
-    total += sign * n
-    sums = [(w + sign * d) % _WORD for w, d in zip(sums, delta)]
     con.execute('DELETE FROM table_digests WHERE "table" = ?', [table])
-    con.execute("INSERT INTO table_digests VALUES (?, ?, ?, ?, ?, ?)", [table, total, *sums])
+    con.execute("INSERT INTO table_digests VALUES (?, ?, ?)",
+                [table, total + sign * n, (digest + sign * delta) % _WORD])
 
 
 def dataset_fingerprint(con: duckdb.DuckDBPyConnection) -> dict:
@@ -98,16 +81,16 @@ def dataset_fingerprint(con: duckdb.DuckDBPyConnection) -> dict:
     The sums the loads keep are used when their row counts match the table's;
     otherwise the table is read again.
     """
-    kept = {r[0]: (int(r[1]), [int(w) for w in r[2:]])
-            for r in con.execute('SELECT "table", "rows", w0, w1, w2, w3 FROM table_digests').fetchall()}
+    kept = {r[0]: (int(r[1]), int(r[2]))
+            for r in con.execute('SELECT "table", "rows", digest FROM table_digests').fetchall()}
     tables = {}
     for name in LOAD_ORDER:
         count = int(con.execute(f"SELECT count(*) FROM {name}").fetchone()[0])
         if name in kept and kept[name][0] == count:
-            words = kept[name][1]
+            digest = kept[name][1]
         else:
-            count, words = _sums(con, _table_sql(name))
-        tables[name] = {"rows": count, "digest": "".join(f"{w:016x}" for w in words)}
+            count, digest = _sums(con, _table_sql(name))
+        tables[name] = {"rows": count, "digest": f"{digest:016x}"}
     lines = "".join(f"{n} {t['rows']} {t['digest']}\n" for n, t in tables.items())
     return {
         "sha256": hashlib.sha256(lines.encode()).hexdigest(),
