@@ -83,7 +83,7 @@ def run_audit(con: duckdb.DuckDBPyConnection, policy: Policy, *, since: date | N
     from .text_rules import text_violations  # local: the text rules are optional for a policy
 
     progress.step("text rules")
-    parts += text_violations(con, policy)
+    parts += text_violations(con, policy, since, until)
     progress.step("collect violations")
     raw = pl.concat(parts, how="vertical_relaxed") if parts else pl.DataFrame(schema=RAW_SCHEMA)
     meta = rule_meta(policy)

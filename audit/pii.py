@@ -64,8 +64,16 @@ _MIN_BIRTH = _dt.date(1900, 1, 1)
 
 
 def nfkc(expr: pl.Expr) -> pl.Expr:
-    """Full-width digits, letters, spaces and hyphens count as ASCII (SPEC §4)."""
-    return expr.cast(pl.String).str.normalize("NFKC")
+    """Full-width digits, letters, spaces and hyphens count as ASCII (SPEC §4).
+
+    ASCII text is its own NFKC form, and Polars normalises every row (both
+    branches of a when/then are computed), so ASCII rows are handed to the
+    normaliser as empty strings: on report columns, mostly ASCII, this is
+    ten times cheaper.
+    """
+    text = expr.cast(pl.String)
+    wide = text.str.contains(r"[^\x00-\x7F]")
+    return pl.when(wide).then(pl.when(wide).then(text).otherwise(pl.lit("")).str.normalize("NFKC")).otherwise(text)
 
 
 # --------------------------------------------------------------------------- checksums

@@ -26,7 +26,7 @@ from .policy import Policy
 from .rules import query_text, sql_rules
 from .schemas import LOAD_ORDER, VIOLATIONS_SCHEMA
 from .store import scalar
-from .text_rules import judge_texts, uses_text
+from .text_rules import judge_texts, texts_params, uses_text
 
 _sessions: dict[str, object] = {}
 RAW_COLUMNS = ["rule_id", "event_id", "detail", "evidence"]
@@ -118,7 +118,7 @@ def _judge(spark, policy: Policy, since: date | None, until: date | None, has_ec
                                     pl.lit(None, pl.String).alias("evidence")))
         if uses_text(policy):
             progress.step("text rules")
-            parts += judge_texts(_query(spark, query_text("texts")), policy)
+            parts += judge_texts(_query(spark, query_text("texts"), texts_params(policy, since, until)), policy)
         progress.step("collect violations")
         raw = pl.concat([p.select(RAW_COLUMNS).cast(pl.String) for p in parts]) if parts \
             else pl.DataFrame(schema={c: pl.String for c in RAW_COLUMNS})

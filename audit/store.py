@@ -62,9 +62,19 @@ def connect(db: str | Path | None = None, *, lock_timeout: float = 0.0,
         con.execute("SET threads = ?", [threads])
     if memory_limit:
         con.execute("SET memory_limit = ?", [memory_limit])
+    _drop_stale_digests(con)
     for stmt in _ddl():
         con.execute(stmt)
     return con
+
+
+def _drop_stale_digests(con: duckdb.DuckDBPyConnection) -> None:
+    """table_digests is a cache of the input fingerprint: one of another layout is dropped, then rebuilt."""
+    cols = [r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'table_digests' "
+        "AND table_schema = 'main' ORDER BY ordinal_position").fetchall()]
+    if cols and cols != ["table", "rows", "digest"]:
+        con.execute("DROP TABLE table_digests")
 
 
 def row_count(con: duckdb.DuckDBPyConnection, table: str) -> int:

@@ -7,13 +7,14 @@ identifier detector in `pii`. Policy terms stay Polars values, never SQL text.
 
 from __future__ import annotations
 
+from datetime import date
+
 import duckdb
 import polars as pl
 
 from . import pii
 from .policy import Policy
 from .rules import query_text
-from .store import frame
 
 OUT = ["rule_id", "event_id", "detail", "evidence"]
 
@@ -30,10 +31,6 @@ def _canonical_number(expr: pl.Expr) -> pl.Expr:
     s = s.str.replace(r"^0+([0-9])", "${1}")
     s = pl.when(s.str.contains(".", literal=True)).then(s.str.replace(r"\.?0*$", "")).otherwise(s)
     return s
-
-
-def _texts(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    return frame(con, query_text("texts"))
 
 
 def _squash(expr: pl.Expr, chars: str) -> pl.Expr:
@@ -153,7 +150,12 @@ def uses_text(policy: Policy) -> bool:
 TEXT_BATCH_ROWS = 500_000  # messages judged at a time: memory stays flat however many there are
 
 
-def text_violations(con: duckdb.DuckDBPyConnection, policy: Policy) -> list[pl.DataFrame]:
+def texts_params(policy: Policy, since: date | None, until: date | None) -> dict:
+    return {"default_timezone": policy.default_timezone, "since": since, "until": until}
+
+
+def text_violations(con: duckdb.DuckDBPyConnection, policy: Policy, since: date | None = None,
+                    until: date | None = None) -> list[pl.DataFrame]:
     """The text rules over the judged messages, streamed from DuckDB in batches.
 
     Each rule judges one message at a time, so batches give the same result
@@ -162,7 +164,7 @@ def text_violations(con: duckdb.DuckDBPyConnection, policy: Policy) -> list[pl.D
     """
     if not uses_text(policy):
         return []
-    reader = con.sql(query_text("texts")).to_arrow_reader(TEXT_BATCH_ROWS)
+    reader = con.sql(query_text("texts"), params=texts_params(policy, since, until)).to_arrow_reader(TEXT_BATCH_ROWS)
     parts: list[pl.DataFrame] = []
     for batch in reader:
         texts = pl.from_arrow(batch)
