@@ -12,10 +12,35 @@ from . import __version__, progress
 from .ingest import LoadResult
 from .policy import SEVERITY_RANK, Policy
 from .rules import query_text, run_rule, sql_rules
-from .schemas import VIOLATIONS_SCHEMA
+from .schemas import VIOLATION_COLUMNS, VIOLATIONS_SCHEMA
 from .store import frame, scalar
 
 RAW_SCHEMA = {"rule_id": pl.String, "event_id": pl.String, "detail": pl.String, "evidence": pl.String}
+
+
+def report_rows(located: pl.DataFrame, policy: Policy) -> pl.DataFrame:
+    """The rows of queries/violations.sql as report rows (SPEC §5), sorted and checked; both engines use it.
+
+    ts is UTC with Z, local_time the same instant with its offset; both keep
+    the microseconds when there are any.
+    """
+    micros = pl.col("ts_us").mod(1_000_000)  # floored: right for instants before 1970 too
+    fraction = pl.when(micros == 0).then(pl.lit("")).otherwise(
+        pl.lit(".") + micros.cast(pl.String).str.zfill(6))
+    utc = pl.from_epoch(pl.col("ts_us"), time_unit="us")
+    offset = pl.col("offset_min")
+    sign = pl.when(offset < 0).then(pl.lit("-")).otherwise(pl.lit("+"))
+    hours = (offset.abs() // 60).cast(pl.String).str.zfill(2)
+    minutes = (offset.abs() % 60).cast(pl.String).str.zfill(2)
+    local = utc + pl.duration(minutes=offset)
+    rows = located.sort("ts_us", "event_id", "rule_id").with_columns(
+        (utc.dt.strftime("%Y-%m-%dT%H:%M:%S") + fraction + pl.lit("Z")).alias("ts"),
+        (local.dt.strftime("%Y-%m-%dT%H:%M:%S") + fraction + sign + hours + pl.lit(":") + minutes).alias("local_time"),
+        pl.col("evidence").cast(pl.String),
+        pl.lit(policy.policy_id, pl.String).alias("policy_id"),
+        pl.lit(policy.version, pl.String).alias("policy_version"),
+    )
+    return VIOLATIONS_SCHEMA.validate(rows.select(VIOLATION_COLUMNS))
 
 
 @dataclass
@@ -90,12 +115,10 @@ def run_audit(con: duckdb.DuckDBPyConnection, policy: Policy, *, since: date | N
     con.register("raw_violations", raw.select(list(RAW_SCHEMA)))
     con.register("p_rule_meta", meta)
     try:
-        violations = frame(con, query_text("violations"),
-                           {"policy_id": policy.policy_id, "policy_version": policy.version})
+        violations = report_rows(frame(con, query_text("violations")), policy)
     finally:
         con.unregister("raw_violations")
         con.unregister("p_rule_meta")
-    violations = VIOLATIONS_SCHEMA.validate(violations.with_columns(pl.col("evidence").cast(pl.String)))
     judged = scalar(con, "SELECT count(*) FROM facts WHERE judged")
     prints: dict = {}
     if fingerprint:  # only a written report (its manifest) needs it, and it reads every stored row

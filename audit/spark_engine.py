@@ -19,12 +19,12 @@ import duckdb
 import polars as pl
 
 from . import progress
-from .engine import AuditResult, judgement_notes, rule_meta
+from .engine import AuditResult, judgement_notes, report_rows, rule_meta
 from .errors import UsageError
 from .ingest import LoadResult
 from .policy import Policy
 from .rules import query_text, sql_rules
-from .schemas import LOAD_ORDER, VIOLATIONS_SCHEMA
+from .schemas import LOAD_ORDER
 from .store import scalar
 from .text_rules import judge_texts, texts_params, uses_text
 
@@ -124,9 +124,8 @@ def _judge(spark, policy: Policy, since: date | None, until: date | None, has_ec
             else pl.DataFrame(schema={c: pl.String for c in RAW_COLUMNS})
         _view(spark, "raw_violations", raw)
         _view(spark, "p_rule_meta", rule_meta(policy))
-        violations = _query(spark, query_text("violations"),
-                            {"policy_id": policy.policy_id, "policy_version": policy.version})
+        violations = report_rows(_query(spark, query_text("violations")), policy)
         judged = int(spark.sql("SELECT count(*) AS n FROM facts WHERE judged").collect()[0]["n"])
     finally:
         facts.unpersist()
-    return VIOLATIONS_SCHEMA.validate(violations.with_columns(pl.col("evidence").cast(pl.String))), judged
+    return violations, judged
