@@ -57,7 +57,6 @@ def audit(*, db: str | Path | None = None, data: str | Path | None = None,
     if out is not None:
         from .reports import write_reports
 
-        progress.step("write reports")
         write_reports(result, out)
         progress.done()
     return result

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -62,6 +65,10 @@ def connect(db: str | Path | None = None, *, lock_timeout: float = 0.0,
         con.execute("SET threads = ?", [threads])
     if memory_limit:
         con.execute("SET memory_limit = ?", [memory_limit])
+    if path == ":memory:":
+        # What an in-memory store spills would go to ./.tmp under the caller's working
+        # directory: personal data in an unexpected place. Spill to a private directory.
+        con.execute("SET temp_directory = ?", [_private_spill_dir()])
     _drop_stale_digests(con)
     for stmt in _ddl():
         con.execute(stmt)
@@ -75,6 +82,12 @@ def _drop_stale_digests(con: duckdb.DuckDBPyConnection) -> None:
         "AND table_schema = 'main' ORDER BY ordinal_position").fetchall()]
     if cols and cols != ["table", "rows", "digest"]:
         con.execute("DROP TABLE table_digests")
+
+
+def _private_spill_dir() -> str:
+    path = tempfile.mkdtemp(prefix="contact-audit-spill-")  # mode 0700
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
 
 
 def row_count(con: duckdb.DuckDBPyConnection, table: str) -> int:

@@ -21,3 +21,4 @@ SELECT v.rule_id,
 FROM raw_violations v
 JOIN facts f ON f.event_id = v.event_id
 JOIN p_rule_meta m ON m.rule_id = v.rule_id
+ORDER BY f.ts_us, v.event_id, v.rule_id

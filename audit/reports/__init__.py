@@ -7,6 +7,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from .. import progress
 from ..engine import AuditResult
 from .html import write_html
 from .manifest import write_manifest
@@ -27,10 +28,14 @@ def write_reports(result: AuditResult, out_dir: str | Path) -> Path:
         shutil.rmtree(stale, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     try:
+        progress.step("write violations.csv and violations.parquet")
         write_violations(result, tmp)
+        progress.step("write rejected.csv and summary.json")
         write_rejected(result, tmp)
         write_summary(result, tmp)
+        progress.step("write report.html")
         write_html(result, tmp)
+        progress.step("write manifest.json")
         write_manifest(result, tmp)  # last: it hashes every other file
         os.chmod(tmp, 0o700)  # reports hold personal data, even masked
         if out.exists():

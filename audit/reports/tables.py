@@ -14,10 +14,16 @@ _FORMULA_START = r"^[=+\-@\t\r]"
 
 
 def excel_safe(df: pl.DataFrame) -> pl.DataFrame:
-    """Neutralise cells a spreadsheet would run as formulas (OWASP: prefix a single quote)."""
+    """Neutralise cells a spreadsheet would run as formulas (OWASP: prefix a single quote).
+
+    Only columns that hold such a cell are rewritten: the others are shared,
+    not copied (a report can have millions of rows).
+    """
+    text = [c for c, t in df.schema.items() if t == pl.String]
+    risky = df.select(pl.col(c).str.contains(_FORMULA_START).any() for c in text).row(0) if text else ()
     return df.with_columns(
         pl.when(pl.col(c).str.contains(_FORMULA_START)).then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c)
-        for c, t in df.schema.items() if t == pl.String
+        for c, hit in zip(text, risky) if hit
     )
 
 
