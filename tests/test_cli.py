@@ -101,7 +101,7 @@ def test_verbose_logs_each_step_with_its_time_and_never_message_text(tmp_path):
     data = write_dataset(tmp_path / "d", contacts=[contact("e1", "2026-11-05T23:00:00+08:00", content="秘密内容 13812345678")])
     r = CliRunner().invoke(main, ["run", "--data", str(data), "--out", str(tmp_path / "o"), "--verbose"])
     assert r.exit_code == 0
-    assert "validate and store contacts:" in r.output and "rule HOURS:" in r.output and "write reports:" in r.output
+    assert "validate and store contacts:" in r.output and "rule HOURS:" in r.output and "write report.html:" in r.output
     assert "秘密内容" not in r.output and "13812345678" not in r.output
 
 
