@@ -259,13 +259,17 @@ def _text(df: pl.DataFrame, name: str) -> pl.Series:
     """A raw column as stripped text with blanks as null."""
     s = df.get_column(name)
     s = s.cast(pl.String) if s.dtype != pl.String else s
+    # Usually nothing is padded or blank: then the column is used as it is, not copied.
+    # (Regex \s and strip_chars() both take Unicode White_Space.)
+    if not df.select(pl.lit(s).str.contains(r"^\s|\s$|^$").any()).item():
+        return s
     stripped = pl.lit(s).str.strip_chars()
     return df.select(pl.when(stripped == "").then(None).otherwise(stripped)).to_series()
 
 
 def _constant(value, n: int, dtype: pl.DataType) -> pl.Series:
     """n copies of a value, made natively (a Python list of n items costs more than parsing the column)."""
-    return pl.repeat(value, n, dtype=dtype, eager=True)
+    return pl.Series("", [value], dtype=dtype).new_from_index(0, n)
 
 
 def _parse_timestamp(raw: pl.Series, zone: str | None) -> tuple[pl.Series, pl.Series]:
