@@ -49,7 +49,8 @@ def audit(*, db: str | Path | None = None, data: str | Path | None = None,
 
                 result.fingerprint = dataset_fingerprint(con)
         elif engine == "duckdb":
-            result = run_audit(con, pol, since=since, until=until, load=loaded, fingerprint=out is not None)
+            result = run_audit(con, pol, since=since, until=until, load=loaded, fingerprint=out is not None,
+                               memory_budget=memory_limit is not None)
         else:
             raise UsageError(f"unknown engine {engine!r}: duckdb or spark")
     finally:

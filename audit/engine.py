@@ -13,7 +13,7 @@ from .ingest import LoadResult
 from .policy import SEVERITY_RANK, Policy
 from .rules import query_text, run_rule, sql_rules
 from .schemas import VIOLATION_COLUMNS, VIOLATIONS_SCHEMA
-from .store import frame, scalar
+from .store import frame, lend_memory, scalar
 
 RAW_SCHEMA = {"rule_id": pl.String, "event_id": pl.String, "detail": pl.String, "evidence": pl.String}
 
@@ -90,10 +90,12 @@ def build_facts(con: duckdb.DuckDBPyConnection, policy: Policy, since: date | No
 
 def run_audit(con: duckdb.DuckDBPyConnection, policy: Policy, *, since: date | None = None,
               until: date | None = None, load: LoadResult | None = None,
-              fingerprint: bool = False) -> AuditResult:
+              fingerprint: bool = False, memory_budget: bool = False) -> AuditResult:
     """Judge the stored contacts (those with local date in [since, until]) against the policy.
 
     Every rule sees the full history, so reminders before `since` still count.
+    With `memory_budget` (the user set a memory limit), DuckDB keeps half of it
+    once the SQL rules are done, so that the whole process stays near it.
     """
     started = datetime.now(timezone.utc)
     progress.step("derive facts (DPD, episode, local time)")
@@ -107,6 +109,8 @@ def run_audit(con: duckdb.DuckDBPyConnection, policy: Policy, *, since: date | N
     parts = [p.with_columns(pl.lit(None, pl.String).alias("evidence")) for p in parts]
     from .text_rules import text_violations  # local: the text rules are optional for a policy
 
+    if memory_budget:
+        lend_memory(con)
     progress.step("text rules")
     parts += text_violations(con, policy, since, until)
     progress.step("collect violations")

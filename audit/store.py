@@ -84,6 +84,24 @@ def _drop_stale_digests(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("DROP TABLE table_digests")
 
 
+_UNITS = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40, "PiB": 2**50}
+
+
+def lend_memory(con: duckdb.DuckDBPyConnection, share: float = 0.5) -> None:
+    """Lower DuckDB's memory limit to a share of what it is, for the steps where Polars holds the data.
+
+    `--memory-limit` is a budget for the run. DuckDB fills its part with the
+    store and the facts, and by then the text rules and the report rows need
+    room of their own in Polars; DuckDB spills what no longer fits instead.
+    """
+    number, _, unit = str(scalar(con, "SELECT current_setting('memory_limit')")).partition(" ")
+    try:
+        limit = float(number) * _UNITS[unit]
+    except (ValueError, KeyError):  # a format this DuckDB does not use: leave the limit as it is
+        return
+    con.execute("SET memory_limit = ?", [f"{int(limit * share)} bytes"])
+
+
 def _private_spill_dir() -> str:
     path = tempfile.mkdtemp(prefix="contact-audit-spill-")  # mode 0700
     atexit.register(shutil.rmtree, path, ignore_errors=True)
