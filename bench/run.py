@@ -16,7 +16,7 @@ under --work, by default in the temporary directory), it measures wall time and 
                  with `audit run` on the same files beside it
 
 Every measured command runs in its own process; its peak memory is that
-process's ru_maxrss. Ratios are taken within one run, repetition by
+process's ru_maxrss (read through a small wrapper process: see measure()). Ratios are taken within one run, repetition by
 repetition, so that a busy machine slows both sides alike; the load average
 is printed with each figure. Results also go to WORK/results.json and, as a
 Markdown table, WORK/results.md.
@@ -54,21 +54,34 @@ TARGETS = {
 # ------------------------------------------------------------------ measuring
 
 
+# Run in a fresh, small Python process that starts the measured command and reports its rusage.
+# Linux carries a process's peak RSS across exec (signal->maxrss), so a command forked straight
+# from this process (which holds generated data in memory) would report at least this process's
+# peak; forked from the small wrapper, it reports its own.
+_WRAPPER = """
+import json, os, subprocess, sys, time
+start = time.perf_counter()
+with open(sys.argv[2], "wb") as out:
+    proc = subprocess.Popen(sys.argv[3:], stdout=out, stderr=subprocess.STDOUT, close_fds=True)
+    _, status, usage = os.wait4(proc.pid, 0)
+wall = time.perf_counter() - start
+json.dump({"code": os.waitstatus_to_exitcode(status), "wall": wall, "cpu": usage.ru_utime + usage.ru_stime,
+           "maxrss_kb": usage.ru_maxrss}, open(sys.argv[1], "w"))
+"""
+
+
 def measure(cmd: list[str], log: Path, env: dict | None = None) -> dict:
     """Run a command in its own process: wall seconds, CPU seconds and peak memory (MB) of that process."""
     log.parent.mkdir(parents=True, exist_ok=True)
     load = os.getloadavg()[0]
-    with log.open("wb") as out:
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode not in (0, 1):
+    report = log.with_suffix(".rusage.json")
+    subprocess.run([sys.executable, "-c", _WRAPPER, str(report), str(log), *cmd], env=env, cwd=ROOT, check=True)
+    r = json.loads(report.read_text())
+    if r["code"] not in (0, 1):
         tail = log.read_text(errors="replace")[-2000:]
-        raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{tail}")
-    return {"wall_s": round(wall, 2), "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
-            "peak_mb": round(usage.ru_maxrss / 1024), "load": round(load, 1)}
+        raise SystemExit(f"failed ({r['code']}): {' '.join(cmd)}\n{tail}")
+    return {"wall_s": round(r["wall"], 2), "cpu_s": round(r["cpu"], 2),
+            "peak_mb": round(r["maxrss_kb"] / 1024), "load": round(load, 1)}
 
 
 def audit_cmd(*args: str) -> list[str]:
