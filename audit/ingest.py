@@ -150,6 +150,14 @@ def _read_csv(path: Path, encoding: str) -> pl.DataFrame:
     return pl.read_csv(io.StringIO(text), infer_schema=False)
 
 
+def _first_value_wins(pairs: list[tuple[str, object]]) -> dict:
+    """A key written twice in one JSON object keeps its first value, as Polars' reader does."""
+    obj: dict = {}
+    for key, value in pairs:
+        obj.setdefault(key, value)
+    return obj
+
+
 def _read_jsonl(path: Path, encoding: str) -> pl.DataFrame:
     raw = path.read_bytes()
     try:
@@ -168,7 +176,7 @@ def _read_jsonl(path: Path, encoding: str) -> pl.DataFrame:
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
+            obj = json.loads(line, object_pairs_hook=_first_value_wins)
             if not isinstance(obj, dict):
                 raise ValueError
             rows.append({k: None if v is None else (v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))
