@@ -28,3 +28,15 @@ def test_a_memory_limit_changes_no_violation(tmp_path):
     assert limited.violations.height > 100
     assert limited.violations.equals(free.violations)
     assert (tmp_path / "a" / "violations.csv").read_bytes() == (tmp_path / "b" / "violations.csv").read_bytes()
+
+
+def test_an_in_memory_store_spills_to_a_private_directory_not_the_working_directory():
+    import os
+    import stat
+    import tempfile
+
+    con = store.connect()
+    spill = con.execute("SELECT current_setting('temp_directory')").fetchone()[0]
+    assert os.path.dirname(spill) == tempfile.gettempdir()
+    assert os.path.basename(spill).startswith("contact-audit-spill-")
+    assert stat.S_IMODE(os.stat(spill).st_mode) == 0o700
