@@ -1,0 +1,370 @@
+"""Stage each table's checked rows in DuckDB, decide every row's fate across the load and the store, and merge.
+
+One load is one DuckDB transaction: any error leaves the store as it was.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from .. import progress
+from ..errors import LoadError, UsageError
+from ..schemas import LOAD_ORDER, SQL_TYPE, TABLES, Table
+from ..store import frame, scalar
+from ..timezones import is_zone
+from .check import _key_text, validate
+from .parse import IDX, NO_REASONS, _quoted
+from .read import FILE, ROW, UNPARSED, _as_text, _file_chunks, discover
+
+
+@dataclass
+class TableCounts:
+    read: int = 0
+    loaded: int = 0
+    updated: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(read=self.read, loaded=self.loaded, updated=self.updated,
+                    duplicates=self.duplicates, rejected=self.rejected)
+
+
+@dataclass
+class LoadResult:
+    counts: dict[str, TableCounts] = field(default_factory=dict)
+    rejected: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=REJECTED_SCHEMA))
+    load_id: int | None = None
+
+
+REJECTED_SCHEMA = {
+    "table": pl.String, "source_file": pl.String, "row": pl.Int64,
+    "key": pl.String, "reasons": pl.String, "values": pl.String,
+}
+
+
+# ---------------------------------------------------------------- merging into the store
+
+STAGE = "_incoming"  # staging tables are named _incoming_<table>
+
+
+def _raw_values(table: Table, df: pl.DataFrame) -> pl.DataFrame:
+    """The rows as written (text), for rejected.csv: row index, file, row number and every column read."""
+    cols = [c for c in df.columns if c not in (IDX, FILE, ROW) and (c.startswith("raw_") or c not in table.names)]
+    return df.select(IDX, FILE, ROW).with_columns(_as_text(df.select(cols)))
+
+
+def _reread(table: Table, root: Path, encoding: str, rows: pl.DataFrame) -> pl.DataFrame:
+    """Raw values of rows (IDX, FILE, ROW) judged valid on their own but rejected later.
+
+    Valid rows are not kept as written (that would double the memory of a
+    load); the few rejected later are read again from their files.
+    """
+    out = []
+    for (name,), wanted in rows.group_by(FILE):
+        for chunk in _file_chunks(table, root / name, root, encoding):
+            hit = chunk.join(wanted.select(IDX, ROW), on=ROW)
+            if hit.height:
+                out.append(_raw_values(table, hit.rename({c: f"raw_{c}" for c in table.names})))
+    return pl.concat(out, how="diagonal_relaxed")
+
+
+def _sql_cols(cols: list[str], alias: str = "") -> str:
+    return ", ".join(f"{alias}{c}" for c in cols)
+
+
+DIGEST = "_digest"  # each row's input-fingerprint hash (reports/manifest.py)
+STAGE_ROWS = 500_000  # rows appended to a staging table at once: one append per chunk is several times slower
+
+
+def _stage(con: duckdb.DuckDBPyConnection, table: Table, name: str) -> None:
+    cols = ", ".join(f"{c.name} {SQL_TYPE[c.kind]}" for c in table.columns)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({cols}, {IDX} BIGINT, _valid BOOLEAN, {DIGEST} UBIGINT)")
+
+
+def _append(con: duckdb.DuckDBPyConnection, name: str, df: pl.DataFrame, select: str = "SELECT * FROM _chunk") -> None:
+    con.register("_chunk", df)
+    try:
+        con.execute(f"INSERT INTO {name} {select}")
+    finally:
+        con.unregister("_chunk")
+
+
+def _reference_reasons(con: duckdb.DuckDBPyConnection, table: Table, stage: str,
+                       has_borrowers: bool) -> pl.DataFrame:
+    """Staged rows whose reference resolves neither in the store nor in this load (its table is merged first)."""
+    out = [pl.DataFrame(schema=NO_REASONS)]
+    for column, target, target_col in table.references:
+        if target == "borrowers" and not has_borrowers:
+            continue
+        unknown = frame(con, f"""
+            SELECT i.{IDX}, i.{column} AS v FROM {stage} i
+            WHERE i.{column} IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM {target} t WHERE t.{target_col} = i.{column})""")
+        out.append(unknown.select(
+            IDX, (pl.lit(f"{column} ") + _quoted(pl.col("v")) + pl.lit(f" is not in {target}")).alias("reason")))
+    return pl.concat(out)
+
+
+def _repeated_in_load(con: duckdb.DuckDBPyConnection, table: Table, stage: str, rejected: pl.Series,
+                      raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Keys that repeat in this load: (conflicting rows, all rejected) and the later identical copies.
+
+    Copies are compared on their parsed values, or the text as written for
+    rows that did not parse; only the keys that repeat are fetched.
+    """
+    key = list(table.key)
+    k = ", ".join(key)
+    copies = frame(con, f"""
+        SELECT s.* FROM {stage} s
+        SEMI JOIN (SELECT {k} FROM {stage} WHERE {' AND '.join(f'{c} IS NOT NULL' for c in key)}
+                   GROUP BY {k} HAVING count(*) > 1) r USING ({k})""")
+    none = pl.DataFrame(schema={IDX: pl.Int64})
+    if copies.is_empty():
+        return pl.DataFrame(schema={IDX: pl.Int64, "_copies": pl.UInt32}), none
+    copies = copies.join(raw.select(IDX, *[f"raw_{c}" for c in table.names]), on=IDX, how="left")
+    invalid = pl.col(IDX).is_in(rejected.implode())
+    signature = pl.when(invalid).then(
+        pl.struct([pl.col(f"raw_{c}").cast(pl.String).alias(c) for c in table.names])
+    ).otherwise(pl.struct([pl.col(c).cast(pl.String) for c in table.names]))
+    judged = copies.with_columns(signature.n_unique().over(key).alias("_variants"), pl.len().over(key).alias("_copies"))
+    conflicts = judged.filter(pl.col("_variants") > 1).select(IDX, "_copies")
+    later = judged.filter((pl.col("_variants") == 1) & ~invalid).filter(
+        pl.col(IDX) != pl.col(IDX).min().over(key)).select(IDX)
+    return conflicts, later
+
+
+@dataclass
+class Staged:
+    """One table's rows of this load, parsed and staged in DuckDB (`stage`), waiting to be merged."""
+    table: Table
+    stage: str
+    read: int = 0
+    reasons: list[pl.DataFrame] = field(default_factory=list)  # (IDX, reason, _rank): the rank orders reasons
+    raw: list[pl.DataFrame] = field(default_factory=list)      # the rows as written, of those with a reason
+    chunks: list[tuple[str, int, int, int]] = field(default_factory=list)  # (file, first IDX, rows, first row)
+    extra: dict[str, None] = field(default_factory=dict)       # columns beyond the table's, in order of appearance
+
+
+def stage_table(con: duckdb.DuckDBPyConnection, table: Table, files: list[Path], root: Path, *,
+                encoding: str, zone: str | None) -> Staged:
+    """Read and check a table's files chunk by chunk into a temporary table.
+
+    This runs before the load's transaction: rows appended inside one are
+    held uncompressed, outside the memory limit, until the commit.
+    """
+    from ..reports.manifest import row_hash_sql  # local: reports import the engine, which imports us
+
+    staged = Staged(table, f"{STAGE}_{table.name}")
+    cols = table.names
+    _stage(con, table, staged.stage)
+    batch: list[pl.DataFrame] = []
+    # Each row's input-fingerprint hash is computed as it is staged, in the same pass.
+    digest = f"SELECT *, {row_hash_sql(table.name)} FROM _chunk"
+
+    def flush() -> None:
+        _append(con, staged.stage, pl.concat(batch), digest)
+        batch.clear()
+
+    # Staging order does not matter (rows carry IDX): let the engine append in parallel.
+    con.execute("SET preserve_insertion_order = false")
+    try:
+        for path in files:
+            for chunk in _file_chunks(table, path, root, encoding):
+                staged.extra.update(dict.fromkeys(c for c in chunk.columns if c.startswith("extra:") or c == UNPARSED))
+                df, found = validate(table, chunk, zone, offset=staged.read)
+                if df.height:
+                    staged.chunks.append((str(path.relative_to(root)), staged.read, df.height, df[ROW][0]))
+                staged.read += df.height
+                bad = found.get_column(IDX).unique().implode()
+                batch.append(df.select(*cols, IDX, (~pl.col(IDX).is_in(bad)).alias("_valid")))
+                if sum(b.height for b in batch) >= STAGE_ROWS:
+                    flush()
+                if found.height:
+                    staged.reasons.append(found.with_columns(pl.lit(0).alias("_rank")))
+                    staged.raw.append(_raw_values(table, df.filter(pl.col(IDX).is_in(bad))))
+        if batch:
+            flush()
+    finally:
+        con.execute("RESET preserve_insertion_order")
+    return staged
+
+
+def merge_table(con: duckdb.DuckDBPyConnection, staged: Staged, root: Path, *, encoding: str,
+                has_borrowers: bool) -> tuple[TableCounts, pl.DataFrame]:
+    """Decide each staged row's fate, write the accepted ones, and return the counts and rejected rows."""
+    table, stage, read = staged.table, staged.stage, staged.read
+    key, cols = list(table.key), table.names
+    k = ", ".join(key)
+    reasons, raw, chunks, extra = staged.reasons, staged.raw, staged.chunks, staged.extra
+    counts = TableCounts(read=read)
+    key_name = " + ".join(key)
+    raw_rows = pl.concat(raw, how="diagonal_relaxed") if raw else pl.DataFrame(
+        schema={IDX: pl.Int64, FILE: pl.String, ROW: pl.Int64})
+    raw_rows = raw_rows.with_columns(
+        *[pl.lit(None, pl.String).alias(f"raw_{c}") for c in cols if f"raw_{c}" not in raw_rows.columns])
+    refs = _reference_reasons(con, table, stage, has_borrowers)
+    reasons.append(refs.with_columns(pl.lit(1).alias("_rank")))
+    rejected = pl.concat([r.get_column(IDX) for r in reasons]).unique()
+    conflicts, later = _repeated_in_load(con, table, stage, rejected, raw_rows)
+    # Candidates: rows valid so far and not a later copy; compared with what the store holds.
+    # (Rows with a reason of their own are not _valid already; the rest are usually none.)
+    skip = pl.concat([refs.get_column(IDX), conflicts.get_column(IDX), later.get_column(IDX)]).unique().to_frame(IDX)
+    con.register("_skip", skip)
+    try:
+        same = " AND ".join(f"c.{col} IS NOT DISTINCT FROM s.{col}" for col in cols if col not in key)
+        matched = frame(con, f"""
+            SELECT c.{IDX}, {same or 'true'} AS _same
+            FROM {stage} c JOIN {table.name} s USING ({k})
+            WHERE c._valid {f'AND c.{IDX} NOT IN (SELECT {IDX} FROM _skip)' if skip.height else ''}""")
+    finally:
+        con.unregister("_skip")
+    changed = matched.filter(~pl.col("_same")).select(IDX)
+    counts.duplicates = later.height + matched.height - changed.height
+    late = [conflicts.select(IDX, pl.lit("conflict").alias("reason"), pl.lit(2).alias("_rank"))]
+    if table.append_only:
+        late.append(changed.select(IDX, pl.lit("changed").alias("reason"), pl.lit(3).alias("_rank")))
+        counts.updated = 0
+    else:
+        counts.updated = changed.height
+    not_written = pl.concat([skip.get_column(IDX), matched.filter(pl.col("_same") | table.append_only)[IDX]])
+    con.register("_not_written", not_written.unique().to_frame(IDX))
+    con.register("_changed", changed)
+    try:
+        if changed.height and not table.append_only:
+            _digest(con, table, -1, rows=f"SELECT s.* FROM {table.name} s SEMI JOIN "
+                                         f"(SELECT {k} FROM {stage} SEMI JOIN _changed USING ({IDX})) USING ({k})")
+            con.execute(f"DELETE FROM {table.name} WHERE ({k}) IN "
+                        f"(SELECT ({k}) FROM {stage} SEMI JOIN _changed USING ({IDX}))")
+        written = f"FROM {stage} WHERE _valid" + (
+            f" AND {IDX} NOT IN (SELECT {IDX} FROM _not_written)" if not_written.len() else "")
+        _digest(con, table, +1, words=f"SELECT count(*), sum({DIGEST}::HUGEINT) % {2**64} {written}")
+        con.execute(f"INSERT INTO {table.name} ({_sql_cols(cols)}) SELECT {_sql_cols(cols)} {written}")
+    finally:
+        con.unregister("_not_written")
+        con.unregister("_changed")
+    # Rejected rows: their reasons in order, with the values as written.
+    all_reasons = pl.concat([r.with_columns(pl.col("_rank").cast(pl.Int32)) for r in reasons + late]).with_row_index("_order")
+    rejected_idx = all_reasons.get_column(IDX).unique()
+    counts.rejected = rejected_idx.len()
+    counts.loaded = read - counts.duplicates - counts.updated - counts.rejected
+    missing = rejected_idx.to_frame().join(raw_rows.select(IDX), on=IDX, how="anti")
+    if missing.height:
+        where = _locate(missing, chunks)
+        raw_rows = pl.concat([raw_rows, _reread(table, root, encoding, where)], how="diagonal_relaxed")
+    rows = raw_rows.filter(pl.col(IDX).is_in(rejected_idx.implode())).unique(IDX).sort(IDX)
+    key_text = _key_text(table)
+    copies = conflicts.select(IDX, pl.col("_copies").cast(pl.String))
+    words = all_reasons.join(rows.select(IDX, key_text.alias("_key")), on=IDX, how="left").join(
+        copies, on=IDX, how="left").with_columns(
+        pl.when(pl.col("reason") == "conflict").then(
+            pl.lit(f"{key_name} ") + _quoted(pl.col("_key")) + pl.lit(" appears ") + pl.col("_copies")
+            + pl.lit(" times in this load with different values (all rejected)"))
+        .when(pl.col("reason") == "changed").then(
+            pl.lit(f"{key_name} ") + _quoted(pl.col("_key"))
+            + pl.lit(" is already stored with different values (an event never changes)"))
+        .otherwise(pl.col("reason")).alias("reason"))
+    per_row = words.sort("_rank", "_order").group_by(IDX, maintain_order=True).agg(
+        pl.col("reason").str.join("; ").alias("reasons"))
+    values = [f"raw_{c}" for c in cols] + [c for c in extra if c != UNPARSED] + (
+        [UNPARSED] if UNPARSED in extra else [])
+    shown = {UNPARSED: "unparsed_line"}
+    rows = rows.with_columns(*[pl.lit(None, pl.String).alias(c) for c in values if c not in rows.columns])
+    rej = rows.join(per_row, on=IDX).sort(IDX).select(
+        pl.lit(table.name).alias("table"),
+        pl.col(FILE).alias("source_file"),
+        pl.col(ROW).alias("row"),
+        key_text.alias("key"),
+        pl.col("reasons"),
+        pl.struct([pl.col(c).cast(pl.String).alias(shown.get(c, c.removeprefix("raw_").removeprefix("extra:")))
+                   for c in values]).struct.json_encode().alias("values"),
+    )
+    assert counts.read == counts.loaded + counts.updated + counts.duplicates + counts.rejected, counts
+    return counts, rej
+
+
+def _locate(rows: pl.DataFrame, chunks: list[tuple[str, int, int, int]]) -> pl.DataFrame:
+    """File and row number of rows (IDX) from the chunk ranges they were read in."""
+    ranges = pl.DataFrame(chunks, schema={FILE: pl.String, "_first": pl.Int64, "_n": pl.Int64, "_row0": pl.Int64},
+                          orient="row").sort("_first")
+    return rows.sort(IDX).join_asof(ranges, left_on=IDX, right_on="_first").select(
+        IDX, FILE, (pl.col("_row0") + pl.col(IDX) - pl.col("_first")).alias(ROW))
+
+
+def _digest(con: duckdb.DuckDBPyConnection, table: Table, sign: int, **rows: str) -> None:
+    """Add (or take away) the fingerprint digests of some rows to the table's running total.
+
+    The input fingerprint (reports/manifest.py) is a sum of row digests, so the
+    store keeps it up to date as rows come and go instead of rereading every row.
+    """
+    from ..reports.manifest import digest_delta  # local: the reports package imports the engine, which imports us
+
+    digest_delta(con, table.name, sign, **rows)
+
+
+# ---------------------------------------------------------------- the load
+
+def load_dataset(con: duckdb.DuckDBPyConnection, data_dir: str | Path, *, timezone_name: str | None = None,
+                 encoding: str = "utf-8") -> LoadResult:
+    """Load a dataset directory into the store in one transaction."""
+    root = Path(data_dir)
+    if timezone_name is not None and not is_zone(timezone_name):
+        raise UsageError(f"--timezone {timezone_name!r} is not an IANA time zone name (e.g. Asia/Shanghai)")
+    files = discover(root)
+    for name, t in TABLES.items():
+        if t.required_table and name not in files:
+            has_rows = scalar(con, f"SELECT count(*) > 0 FROM {name}")
+            if not has_rows:
+                raise LoadError(f"{root}: required table {name} is missing (expected {name}.csv/.parquet/.jsonl or {name}/)")
+    started = datetime.now(timezone.utc)
+    result = LoadResult()
+    rejected = []
+    staged: dict[str, Staged] = {}
+    try:
+        for name in LOAD_ORDER:
+            if name in files:
+                progress.step(f"validate and store {name}")
+                staged[name] = stage_table(con, TABLES[name], files[name], root, encoding=encoding,
+                                           zone=timezone_name)
+        progress.step("merge into the store")
+        _merge_all(con, staged, root, encoding, result, rejected, started)
+    finally:
+        for s in staged.values():
+            con.execute(f"DROP TABLE IF EXISTS {s.stage}")
+    return result
+
+
+def _merge_all(con: duckdb.DuckDBPyConnection, staged: dict[str, Staged], root: Path, encoding: str,
+               result: LoadResult, rejected: list, started: datetime) -> None:
+    """The load's one transaction: every table merged, the load logged, or nothing at all."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        has_borrowers = "borrowers" in staged or scalar(con, "SELECT count(*) > 0 FROM borrowers")
+        for name, s in staged.items():
+            counts, rej = merge_table(con, s, root, encoding=encoding, has_borrowers=has_borrowers)
+            result.counts[name] = counts
+            rejected.append(rej)
+        result.rejected = pl.concat(rejected) if rejected else result.rejected
+        load_id = scalar(con, "SELECT coalesce(max(load_id), 0) + 1 FROM loads")
+        con.execute(
+            "INSERT INTO loads VALUES (?, ?, ?, now(), ?)",
+            [load_id, str(root), started, json.dumps({k: v.as_dict() for k, v in result.counts.items()})],
+        )
+        if result.rejected.height:
+            con.register("_rej", result.rejected)
+            con.execute(
+                'INSERT INTO rejected_rows SELECT ?, "table", source_file, "row", "key", reasons, "values" FROM _rej',
+                [load_id],
+            )
+            con.unregister("_rej")
+        con.execute("COMMIT")
+        result.load_id = load_id
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
