@@ -2,27 +2,68 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
+import duckdb
+
 from . import progress
 from .engine import AuditResult, run_audit
-from .errors import UsageError
+from .errors import Interrupted, LoadError, UsageError
 from .ingest import LoadResult, load_dataset as _load_into
+from .limits import check_memory_limit, check_threads, no_space, out_of_memory
 from .policy import Policy, load_policy
+from .reports.target import check_target, private_umask
 from .store import connect
+
+
+def _store_truth(db, *, committed: bool, loading: bool) -> str:
+    if db is None:
+        return "nothing was kept (the store was in memory)"
+    if loading and not committed:
+        return f"the store {db} is unchanged by the unfinished load"
+    return f"the store {db} holds the last completed load"
+
+
+@contextmanager
+def _faults(truth: Callable[[], str], where: str) -> Iterator[None]:
+    """Interrupts, a full disk and an exhausted memory limit as one true line each (errors.py)."""
+    try:
+        yield
+    except (KeyboardInterrupt, duckdb.InterruptException):
+        raise Interrupted(f"interrupted; {truth()}") from None
+    except (duckdb.Error, OSError, MemoryError) as e:
+        if no_space(e):
+            raise LoadError(f"no space left on the device of {where}; {truth()}") from None
+        if out_of_memory(e):
+            raise LoadError(f"out of memory: {out_of_memory(e)}; raise --memory-limit (or leave it out) "
+                            f"or use a machine with more memory; {truth()}") from None
+        raise
+
+
+def _check_store(db) -> None:
+    path = Path(db)
+    if not path.exists():
+        raise UsageError(f"no store at {db}; load data first (audit load DATA_DIR --db {db})")
+    if not path.is_file():
+        raise UsageError(f"--db {db} is not a file")
 
 
 def load(data_dir: str | Path, *, db: str | Path | None = None, timezone: str | None = None,
          encoding: str = "utf-8", lock_timeout: float = 0.0) -> LoadResult:
     """Load a dataset into the store at `db` (without one: validate and count only)."""
-    con = connect(db, lock_timeout=lock_timeout)
-    try:
-        result = _load_into(con, data_dir, timezone_name=timezone, encoding=encoding)
-        progress.done()
-        return result
-    finally:
-        con.close()
+    progress.reset()
+    with private_umask(), _faults(lambda: _store_truth(db, committed=progress.passed("load-committed"),
+                                                       loading=True), f"the store {db}"):
+        con = connect(db, lock_timeout=lock_timeout)
+        try:
+            result = _load_into(con, data_dir, timezone_name=timezone, encoding=encoding)
+            progress.done()
+            return result
+        finally:
+            con.close()
 
 
 def audit(*, db: str | Path | None = None, data: str | Path | None = None,
@@ -31,33 +72,73 @@ def audit(*, db: str | Path | None = None, data: str | Path | None = None,
           since: date | None = None, until: date | None = None,
           lock_timeout: float = 0.0, threads: int | None = None, memory_limit: str | None = None,
           engine: str = "duckdb", spark_master: str = "local[*]") -> AuditResult:
-    """Load `data` (if given) into `db` (or memory), audit it, and write the reports to `out`."""
+    """Load `data` (if given) into `db` (or memory), audit it, and write the reports to `out`.
+
+    Everything that can be refused is refused before any work: a report target
+    that could remove what the tool did not write, a missing store, bad limits.
+    """
     if db is None and data is None:
         raise UsageError("give --data DATA_DIR, --db FILE, or both")
     if since and until and since > until:
         raise UsageError(f"--since {since} is after --until {until}")
+    memory_limit = check_memory_limit(memory_limit)
+    threads, threads_note = check_threads(threads)
+    if out is not None:
+        check_target(out, data=data, db=db)
+    if data is None:
+        _check_store(db)
     pol = policy if isinstance(policy, Policy) else load_policy(policy)
-    con = connect(db, lock_timeout=lock_timeout, threads=threads, memory_limit=memory_limit)
-    try:
-        loaded = _load_into(con, data, timezone_name=timezone, encoding=encoding) if data is not None else None
-        if engine == "spark":
-            from .spark_engine import run_audit_spark
+    progress.reset()
+    loading = data is not None
 
-            result = run_audit_spark(con, pol, master=spark_master, since=since, until=until, load=loaded)
-            if out is not None:
-                from .reports.manifest import dataset_fingerprint
+    def truth() -> str:
+        stored = _store_truth(db, committed=progress.passed("load-committed"), loading=loading)
+        return stored + ("" if out is None else f"; no report was written (--out {out} is as it was)")
 
-                result.fingerprint = dataset_fingerprint(con)
-        elif engine == "duckdb":
-            result = run_audit(con, pol, since=since, until=until, load=loaded, fingerprint=out is not None,
-                               memory_budget=memory_limit is not None)
-        else:
-            raise UsageError(f"unknown engine {engine!r}: duckdb or spark")
-    finally:
-        con.close()
+    with private_umask(), _faults(truth, f"the store {db}" if db is not None else "the temporary directory"):
+        con = connect(db, lock_timeout=lock_timeout, threads=threads, memory_limit=memory_limit)
+        try:
+            loaded = _load_into(con, data, timezone_name=timezone, encoding=encoding) if loading else None
+            result = _judge(con, pol, engine, spark_master, since, until, loaded, out is not None,
+                            memory_limit is not None)
+        finally:
+            con.close()
+    if threads_note:
+        result.notes.append(threads_note)
     if out is not None:
         from .reports import write_reports
 
-        write_reports(result, out)
+        with private_umask(), _faults(truth, f"--out {out}"):
+            write_reports(result, out, data=data, db=db, lock_timeout=max(lock_timeout, 60.0))
         progress.done()
     return result
+
+
+def _judge(con, pol: Policy, engine: str, spark_master: str, since, until, loaded, fingerprint: bool,
+           memory_budget: bool) -> AuditResult:
+    if engine == "spark":
+        from .spark_engine import run_audit_spark
+
+        result = run_audit_spark(con, pol, master=spark_master, since=since, until=until, load=loaded)
+        if fingerprint:
+            from .reports.manifest import dataset_fingerprint
+
+            result.fingerprint = dataset_fingerprint(con)
+        return result
+    if engine == "duckdb":
+        return run_audit(con, pol, since=since, until=until, load=loaded, fingerprint=fingerprint,
+                         memory_budget=memory_budget)
+    raise UsageError(f"unknown engine {engine!r}: duckdb or spark")
+
+
+def purge(db: str | Path, borrower_id: str, *, dry_run: bool = False, lock_timeout: float = 0.0) -> dict[str, int]:
+    """Delete (or with `dry_run`, count) every row the store holds about one borrower."""
+    from .store import purge_borrower
+
+    _check_store(db)
+    with private_umask(), _faults(lambda: f"the store {db} is as it was", f"the store {db}"):
+        con = connect(db, lock_timeout=lock_timeout)
+        try:
+            return purge_borrower(con, borrower_id, dry_run=dry_run)
+        finally:
+            con.close()

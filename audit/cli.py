@@ -1,20 +1,23 @@
 """Click commands only: parse options, call the library, map errors to exit codes.
 
 Exit codes: 0 audit ran; 1 --fail-on threshold reached; 2 usage or policy
-error; 3 input could not be loaded. Errors are one line on stderr.
+error (also a report target or store the tool refuses to touch); 3 input or
+store could not be loaded, or the disk or memory ran out; 4 --fail-on given
+but no contact was judged; 130 interrupted. Errors are one line on stderr.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from datetime import date
 
 import click
 
 from . import __version__, api, progress
-from .errors import AuditError, PolicyError, UsageError
+from .errors import AuditError, NothingJudged, PolicyError, UsageError
 from .policy import BUILTIN_PREFIX, SEVERITY_RANK, builtin_names, load_policy
 
 SEVERITY = click.Choice(list(SEVERITY_RANK), case_sensitive=False)
@@ -39,12 +42,31 @@ def handle_errors(fn):
             sys.exit(2)
         except AuditError as e:
             _fail(str(e), e.exit_code)
-        except KeyboardInterrupt:
-            _fail("interrupted; the store is unchanged by the unfinished load", 130)
+        except KeyboardInterrupt:  # outside a load or an audit (those say what the store holds)
+            _fail("interrupted", 130)
         except MemoryError:
             _fail("out of memory; try --memory-limit to let the engine spill to disk", 3)
 
     return wrapper
+
+
+class OneLineGroup(click.Group):
+    """Click's usage errors as one line on stderr (exit 2), like every other error of the tool."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        os.umask(0o077)  # everything the tool writes is private from its first byte (store, WAL, spill, reports)
+        try:
+            code = super().main(args, prog_name or "audit", complete_var, False, **extra)
+        except click.UsageError as e:
+            hint = f" (see '{e.ctx.command_path} --help')" if e.ctx is not None else ""
+            _fail(" ".join(e.format_message().split()) + hint, 2)
+        except click.ClickException as e:
+            _fail(" ".join(e.format_message().split()), e.exit_code)
+        except click.Abort:
+            _fail("interrupted", 130)
+        sys.exit(code if isinstance(code, int) else 0)
 
 
 def output_options(fn):
@@ -80,7 +102,7 @@ def _date(ctx, param, value: str | None) -> date | None:
         raise click.BadParameter(f"{value!r} is not a date YYYY-MM-DD") from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="contact-audit")
 def main() -> None:
     """Audit a lender's collection contact logs against a compliance policy."""
@@ -134,9 +156,24 @@ def run(db, data, policy, out, zone, encoding, fail_on, since, until, lock_timeo
     """Audit the contacts and write violations, rejected rows and a summary to --out.
 
     With --data the dataset is loaded first (into --db, or into memory);
-    with --db alone the stored contacts are audited. --since/--until limit
-    which contacts are judged; every rule still sees the full history.
+    with --db alone the stored contacts are audited (the store must exist).
+    --since/--until limit which contacts are judged; every rule still sees
+    the full history.
+
+    --out must be a new directory or an earlier report of this tool; it is
+    replaced whole, so it may not hold or lie inside the dataset or the store.
+
+    \b
+    Example:
+      audit run --data sample_data --out reports/2026-11-30 --fail-on high
+
+    Exit status: 0 ran; 1 --fail-on met; 2 usage; 3 input, store, disk or
+    memory; 4 --fail-on given but nothing was judged; 130 interrupted.
     """
+    if junit:
+        from .reports.target import check_junit_target
+
+        check_junit_target(junit, out=out, data=data, db=db)
     result = api.audit(db=db, data=data, policy=policy, out=out, timezone=zone, encoding=encoding,
                        since=since, until=until, lock_timeout=lock_timeout, threads=threads,
                        memory_limit=memory_limit, engine=engine, spark_master=spark_master)
@@ -148,28 +185,43 @@ def run(db, data, policy, out, zone, encoding, fail_on, since, until, lock_timeo
         _say(f"note: {note}")
     if junit:
         from .reports.junit import run_junit
+        from .reports.target import private_file
 
-        run_junit(result, junit)
+        with private_file(junit, flag="--junit") as tmp:
+            run_junit(result, tmp)
+    if not result.contacts_judged:
+        window = " in the --since/--until window" if since or until else ""
+        message = f"nothing was judged: no contact{window} in the {'dataset' if data else 'store'}"
+        if fail_on:
+            raise NothingJudged(message + "; a run that judges nothing cannot pass --fail-on")
+        click.echo(f"audit: warning: {message}", err=True)
     if fail_on and result.worst_at_or_above(fail_on.lower()):
         click.echo(f"audit: violations at or above {fail_on} exist (--fail-on)", err=True)
         sys.exit(1)
 
 
 @main.command()
-@click.option("--db", required=True, type=click.Path(dir_okay=False, exists=True), help="Store file (DuckDB).")
+@click.option("--db", required=True, type=click.Path(dir_okay=False), help="Store file (DuckDB).")
 @click.option("--borrower", "borrower_id", required=True, help="The borrower whose data to delete.")
+@click.option("--dry-run", is_flag=True, help="Print what would be deleted; delete nothing.")
 @click.option("--lock-timeout", default=60.0, show_default=True, help="Seconds to wait for a store in use.")
 @handle_errors
-def purge(db: str, borrower_id: str, lock_timeout: float) -> None:
-    """Delete every row about one borrower from the store (erasure requests)."""
-    from .store import connect, purge_borrower
+def purge(db: str, borrower_id: str, dry_run: bool, lock_timeout: float) -> None:
+    """Delete every row about one borrower from the store (erasure requests).
 
-    con = connect(db, lock_timeout=lock_timeout)
-    try:
-        deleted = purge_borrower(con, borrower_id)
-    finally:
-        con.close()
-    click.echo(", ".join(f"{t}: {n}" for t, n in deleted.items()) + " row(s) deleted")
+    \b
+    Example:
+      audit purge --db store.duckdb --borrower B0000109 --dry-run
+    """
+    from .api import purge as purge_rows
+
+    deleted = purge_rows(db, borrower_id, dry_run=dry_run, lock_timeout=lock_timeout)
+    counts = ", ".join(f"{t}: {n}" for t, n in deleted.items())
+    if not any(deleted.values()):
+        click.echo(f"audit: borrower {borrower_id!r} has no rows in the store {db}; nothing "
+                   f"{'would be' if dry_run else 'was'} deleted (check the id)", err=True)
+        return
+    click.echo(f"{counts} row(s) {'would be deleted (dry run; nothing deleted)' if dry_run else 'deleted'}")
 
 
 @main.group()
@@ -190,8 +242,14 @@ def policy_list() -> None:
 @handle_errors
 def policy_validate(file: str) -> None:
     """Check FILE against the policy contract: exit 0, or 2 with every problem and its path."""
+    from .policy import builtin_namesake
+
     p = load_policy(file)
     click.echo(f"{file}: valid ({p.policy_id} {p.version}; rules: {', '.join(p.rule_ids())})")
+    namesake = builtin_namesake(p)
+    if namesake:  # reports name a policy by id and version: two contents must not share them
+        click.echo(f"audit: warning: policy {p.policy_id} version {p.version} differs from the built-in "
+                   f"{namesake} with the same id and version; give it a new version", err=True)
 
 
 @policy.command("diff")
@@ -254,12 +312,19 @@ def policy_test(cases: str, junit: str | None) -> None:
 
 @main.command()
 @click.argument("out_dir", type=click.Path(exists=True, file_okay=False))
+@handle_errors
 def verify(out_dir: str) -> None:
     """Check a report directory against its manifest.json: exit 0 when no byte changed, else 1.
 
-    Names every file that changed, is missing, or was added.
+    Names every file that changed, is missing, or was added. A directory
+    without a manifest.json is no report of this tool (exit 2).
     """
-    from .reports.manifest import verify as verify_dir
+    from pathlib import Path
+
+    from .reports.manifest import MANIFEST, verify as verify_dir
+
+    if not (Path(out_dir) / MANIFEST).is_file():
+        raise UsageError(f"{out_dir} has no {MANIFEST}: it is not a report directory of this tool")
 
     problems, checked = verify_dir(out_dir)
     if problems:
@@ -305,7 +370,10 @@ def pii_scan(file: str, column: str, out_file: str | None, encoding: str) -> Non
         pl.col("_row").alias("row"), pl.col("start"), pl.col("end"),
     )
     if out_file:
-        report.write_csv(out_file)
+        from .reports.target import private_file
+
+        with private_file(out_file, recognise=lambda head: head.startswith(b"kind,masked_value,row,")) as tmp:
+            report.write_csv(tmp)
         click.echo(f"{report.height} finding(s) in {df.height} row(s); written to {out_file}")
     else:
         click.echo(report.write_csv(), nl=False)
@@ -320,9 +388,11 @@ def pii_scan(file: str, column: str, out_file: str | None, encoding: str) -> Non
 @handle_errors
 def sample(loans: int, seed: int, out: str, fmt: str) -> None:
     """Write a realistic synthetic dataset (with deliberate violations and bad rows)."""
+    from .reports.target import private_umask
     from .sample import generate
 
-    counts = generate(out, loans=loans, seed=seed, fmt=fmt)
+    with private_umask():
+        counts = generate(out, loans=loans, seed=seed, fmt=fmt)
     click.echo(json.dumps(counts))
 
 

@@ -30,3 +30,15 @@ class LoadError(AuditError):
 
 class StoreBusyError(LoadError):
     """Another process holds the store."""
+
+
+class Interrupted(AuditError):
+    """Ctrl-C or SIGINT: the message says what the store and --out hold now (exit 130)."""
+
+    exit_code = 130
+
+
+class NothingJudged(AuditError):
+    """--fail-on with no contact judged: a broken pipeline must not pass as clean (exit 4)."""
+
+    exit_code = 4

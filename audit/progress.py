@@ -7,6 +7,7 @@ decides what to show: the CLI draws a status line on a terminal and, with
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -20,6 +21,38 @@ def step(name: str) -> None:
     report = _reporter.get()
     if report is not None:
         report(name)
+
+
+PAUSE_ENV = "CONTACT_AUDIT_PAUSE_AT"
+RESUME_ENV = "CONTACT_AUDIT_RESUME_FILE"
+_passed: set[str] = set()
+
+
+def reset() -> None:
+    """A new run: no checkpoint passed yet."""
+    _passed.clear()
+
+
+def passed(name: str) -> bool:
+    """Whether this run got past a checkpoint (an interrupt's message must say what is true)."""
+    return name in _passed
+
+
+def checkpoint(name: str) -> None:
+    """A named moment that fault tests can stop the process at, so a kill lands where they say.
+
+    With CONTACT_AUDIT_PAUSE_AT=name the process prints `paused at NAME` on
+    stderr and waits (at most five minutes) for a signal, or until the file
+    named by CONTACT_AUDIT_RESUME_FILE exists, then goes on.
+    """
+    _passed.add(name)
+    if os.environ.get(PAUSE_ENV) == name:
+        sys.stderr.write(f"paused at {name}\n")
+        sys.stderr.flush()
+        resume = os.environ.get(RESUME_ENV)
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and not (resume and os.path.exists(resume)):
+            time.sleep(0.05)
 
 
 def done() -> None:

@@ -1161,6 +1161,20 @@ def _utc_typed(ts: pl.Expr) -> pl.Expr:
     return s.str.to_datetime("%Y-%m-%dT%H:%M:%S%:z", time_zone="UTC", time_unit="us")
 
 
+SAMPLE_MARK = ".contact-audit-sample"
+
+
+def _refuse_foreign(out: Path) -> None:
+    """The table files of `out` are replaced: only in a new or empty directory, or an earlier sample's."""
+    from .errors import UsageError
+
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file; give a new directory")
+    if out.is_dir() and any(out.iterdir()) and not (out / SAMPLE_MARK).is_file():
+        raise UsageError(f"--out {out} is a directory that holds files `audit sample` did not write; "
+                         f"give a new or empty directory")
+
+
 def _clear(out: Path) -> None:
     """Remove a previous dataset's table files, so a smaller run does not inherit stale partitions."""
     exts = (".csv", ".parquet", ".jsonl")
@@ -1227,8 +1241,10 @@ def generate(out_dir: str | Path, *, loans: int = 300, seed: int = 0, fmt: str =
     if loans < 0:
         raise ValueError("loans must be >= 0")
     out = Path(out_dir)
+    _refuse_foreign(out)
     out.mkdir(parents=True, exist_ok=True)
     _clear(out)
+    (out / SAMPLE_MARK).write_text("written by `audit sample`; a later `audit sample --out` may replace this dataset\n")
     pools, outcomes = _template_pools(), _outcome_pools()
     lookup = _template_lookup(pools)
     counts = dict.fromkeys(TABLE_NAMES, 0)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 
-from .errors import StoreBusyError
+from .errors import LoadError, StoreBusyError, UsageError
 from .schemas import SQL_TYPE, TABLES
 
 
@@ -42,23 +42,32 @@ def connect(db: str | Path | None = None, *, lock_timeout: float = 0.0,
     explicitly per contact zone, never from the session zone.
     """
     path = ":memory:" if db is None else str(db)
+    if path != ":memory:" and Path(path).is_dir():
+        raise UsageError(f"--db {db} is a directory; give the store's file")
     deadline = time.monotonic() + lock_timeout
     while True:
         try:
-            new = path != ":memory:" and not Path(path).exists()
-            con = duckdb.connect(path)
+            existed = path == ":memory:" or Path(path).exists()
+            con = duckdb.connect(path)  # a new file is private from its first byte (the caller's umask)
             break
-        except duckdb.IOException as e:
-            if "lock" not in str(e).lower():
-                raise StoreBusyError(f"cannot open the store {db}: {str(e).splitlines()[0]}") from None
+        except duckdb.Error as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            if "lock" not in first.lower():
+                raise LoadError(f"cannot open the store {db}: it is not a DuckDB store of this tool, or it is "
+                                f"damaged ({first[:160]})") from None
             if time.monotonic() >= deadline:
                 raise StoreBusyError(
                     f"the store {db} is in use by another process; try again when it finishes"
                     + (f" (waited {lock_timeout:g} s)" if lock_timeout else "")
                 ) from None
             time.sleep(0.2)
-    if path != ":memory:" and new:
-        os.chmod(path, 0o600)  # it holds personal data
+    if path != ":memory:" and not existed:
+        os.chmod(path, 0o600)  # it holds personal data (also when the caller's umask was not private)
+    try:
+        _check_layout(con, db)
+    except BaseException:
+        con.close()
+        raise
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")  # our own progress reporting owns the terminal
     if threads:
@@ -73,6 +82,35 @@ def connect(db: str | Path | None = None, *, lock_timeout: float = 0.0,
     for stmt in _ddl():
         con.execute(stmt)
     return con
+
+
+def _check_layout(con: duckdb.DuckDBPyConnection, db) -> None:
+    """Refuse a DuckDB file that is not a store of this tool: adding tables to it, or reading
+    tables of the same name with other columns, would damage it or fail halfway."""
+    found: dict[str, list[str]] = {}
+    for table, column in con.execute(
+            "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'main' "
+            "ORDER BY table_name, ordinal_position").fetchall():
+        found.setdefault(table, []).append(column)
+    if not found:
+        return
+    expected = {t.name: [c.name for c in t.columns] for t in TABLES.values()}
+    ours = [t for t in found if t in expected or t in _LEDGER]
+    if not ours:
+        raise UsageError(f"{db} is a DuckDB database of something else (tables: {', '.join(sorted(found)[:5])}); "
+                         f"give a new --db file")
+    for name, columns in found.items():
+        want = expected.get(name) or _LEDGER.get(name)
+        if want is not None and columns != want and name != "table_digests":
+            raise UsageError(f"the store {db} was written by another tool or an incompatible version: "
+                             f"table {name} has columns {', '.join(columns[:8])}; give a new --db file")
+
+
+_LEDGER = {
+    "loads": ["load_id", "data_dir", "started_at", "finished_at", "counts"],
+    "rejected_rows": ["load_id", "table", "source_file", "row", "key", "reasons", "values"],
+    "table_digests": ["table", "rows", "digest"],
+}
 
 
 def _drop_stale_digests(con: duckdb.DuckDBPyConnection) -> None:
@@ -121,7 +159,7 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: dict | list | None 
     return con.execute(sql, params or []).fetchall()[0][0]
 
 
-def purge_borrower(con: duckdb.DuckDBPyConnection, borrower_id: str) -> dict[str, int]:
+def purge_borrower(con: duckdb.DuckDBPyConnection, borrower_id: str, *, dry_run: bool = False) -> dict[str, int]:
     """Delete everything the store holds about one borrower (PIPL/GDPR erasure), in one transaction.
 
     Rejected rows are matched on the borrower id and loan ids appearing in
@@ -148,6 +186,9 @@ def purge_borrower(con: duckdb.DuckDBPyConnection, borrower_id: str) -> dict[str
             con.execute(f"DELETE FROM {table} WHERE {where}", params)
             deleted[table] = n
         con.execute("DELETE FROM table_digests")  # the input fingerprint is recomputed when next needed
+        if dry_run or not any(deleted.values()):
+            con.execute("ROLLBACK")
+            return deleted
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

@@ -104,10 +104,10 @@ def test_verify_names_missing_and_added_files(report):
     assert "missing: rejected.csv" in r.output and "unexpected: notes.txt" in r.output
 
 
-def test_verify_reports_a_missing_manifest(report):
+def test_verify_of_a_directory_without_a_manifest_is_a_usage_error(report):
     (report / "manifest.json").unlink()
     r = _run("verify", report)
-    assert r.exit_code == 1 and "missing: manifest.json" in r.output
+    assert r.exit_code == 2 and "has no manifest.json" in r.output
 
 
 def test_input_fingerprint_ignores_file_format_and_row_order_but_not_content(tmp_path):

@@ -11,7 +11,8 @@ import polars as pl
 import pytest
 
 import audit
-from audit.sample import FORMATS, TABLE_NAMES, generate, id_check_char, luhn_check_digit
+from audit.errors import UsageError
+from audit.sample import FORMATS, SAMPLE_MARK, TABLE_NAMES, generate, id_check_char, luhn_check_digit
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 POLICIES = ["default", "us-reg-f", "cn-cba-2026"]
@@ -59,7 +60,7 @@ def test_same_seed_same_bytes_other_seed_other_data(tmp_path, mixed):
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_every_table_present_and_parseable(tmp_path, fmt):
     counts = generate(tmp_path, loans=40, seed=1, fmt=fmt)
-    exts = {p.suffix for p in tmp_path.rglob("*") if p.is_file()}
+    exts = {p.suffix for p in tmp_path.rglob("*") if p.is_file() and p.name != SAMPLE_MARK}
     assert exts == ({".csv", ".jsonl", ".parquet"} if fmt == "mixed" else {f".{fmt}"})
     assert (tmp_path / "contacts").is_dir() and len(list((tmp_path / "contacts").iterdir())) >= 4
     for name in TABLE_NAMES:
@@ -71,6 +72,14 @@ def test_every_table_present_and_parseable(tmp_path, fmt):
     if fmt == "mixed":  # typed Parquet: ts is an absolute timestamp
         part = pl.read_parquet(tmp_path / "contacts" / "part-0000-0.parquet")
         assert part.schema["ts"] == pl.Datetime("us", "UTC")
+
+
+def test_a_directory_with_files_sample_did_not_write_is_refused_and_kept(tmp_path):
+    (tmp_path / "contacts.csv").write_text("a lender's own export\n")
+    with pytest.raises(UsageError, match="did not write"):
+        generate(tmp_path, loans=5, seed=1)
+    assert (tmp_path / "contacts.csv").read_text() == "a lender's own export\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["contacts.csv"]
 
 
 def test_regenerating_over_a_bigger_dataset_leaves_no_stale_partitions(tmp_path):

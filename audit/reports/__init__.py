@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from .. import progress
@@ -13,21 +10,19 @@ from .html import write_html
 from .manifest import write_manifest
 from .summary import write_summary
 from .tables import write_rejected, write_violations
+from .target import check_target, staged_report
 
-__all__ = ["write_reports"]
+__all__ = ["write_reports", "check_target"]
 
 
-def write_reports(result: AuditResult, out_dir: str | Path) -> Path:
-    """Write every output into a temporary directory beside `out_dir`, then swap it into place.
+def write_reports(result: AuditResult, out_dir: str | Path, *, data: str | Path | None = None,
+                  db: str | Path | None = None, lock_timeout: float = 60.0) -> Path:
+    """Write every output into a private directory beside `out_dir`, then swap it into place.
 
-    A run killed midway leaves either the previous reports or none, never half a report.
+    `data` and `db` are what the run read: `out_dir` may neither hold nor lie
+    inside them (reports/target.py says what may be replaced).
     """
-    out = Path(out_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    for stale in out.parent.glob(f".{out.name}.*.partial"):  # left by a run that was killed
-        shutil.rmtree(stale, ignore_errors=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
-    try:
+    with staged_report(out_dir, data=data, db=db, lock_timeout=lock_timeout) as tmp:
         progress.step("write violations.csv and violations.parquet")
         write_violations(result, tmp)
         progress.step("write rejected.csv and summary.json")
@@ -36,17 +31,6 @@ def write_reports(result: AuditResult, out_dir: str | Path) -> Path:
         progress.step("write report.html")
         write_html(result, tmp)
         progress.step("write manifest.json")
+        progress.checkpoint("report-written")
         write_manifest(result, tmp)  # last: it hashes every other file
-        os.chmod(tmp, 0o700)  # reports hold personal data, even masked
-        if out.exists():
-            old = out.with_name(f".{out.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+    return Path(out_dir)

@@ -18,6 +18,7 @@ import duckdb
 
 from .. import __version__
 from ..schemas import LOAD_ORDER, SQL_TYPE, TABLES
+from .target import PARTIAL_MARK
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
@@ -108,7 +109,8 @@ def file_sha256(path: Path) -> str:
 
 
 def _files(out: Path) -> list[str]:
-    return sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() and p != out / MANIFEST)
+    skip = {out / MANIFEST, out / PARTIAL_MARK}  # the mark is gone before the report takes its place
+    return sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() and p not in skip)
 
 
 def _serialise(body: dict) -> bytes:
