@@ -8,7 +8,9 @@ decides what to show: the CLI draws a status line on a terminal and, with
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -38,6 +40,11 @@ def passed(name: str) -> bool:
     return name in _passed
 
 
+def mark(name: str) -> None:
+    """Record that this run got past `name` (without the pause `checkpoint` offers)."""
+    _passed.add(name)
+
+
 def checkpoint(name: str) -> None:
     """A named moment that fault tests can stop the process at, so a kill lands where they say.
 
@@ -45,7 +52,7 @@ def checkpoint(name: str) -> None:
     stderr and waits (at most five minutes) for a signal, or until the file
     named by CONTACT_AUDIT_RESUME_FILE exists, then goes on.
     """
-    _passed.add(name)
+    mark(name)
     if os.environ.get(PAUSE_ENV) == name:
         sys.stderr.write(f"paused at {name}\n")
         sys.stderr.flush()
@@ -53,6 +60,19 @@ def checkpoint(name: str) -> None:
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and not (resume and os.path.exists(resume)):
             time.sleep(0.05)
+
+
+@contextmanager
+def uninterrupted() -> Iterator[None]:
+    """Hold Ctrl-C back (it is delivered right after) so a step and its checkpoint happen together."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def done() -> None:
