@@ -8,7 +8,10 @@ spec's notation (`rules.frequency[1].max`).
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import re
+import stat
 from datetime import time
 from decimal import Decimal
 from importlib import resources
@@ -49,6 +52,7 @@ DEFAULT_SEVERITY: dict[str, str] = {
 FREQUENCY_SEVERITY = "medium"
 
 MAX_POLICY_BYTES = 1_000_000  # a policy is a page of YAML; refuse anything near a DoS size
+MAX_INT_CHARS = 30  # an integer literal longer than this is beyond every bound a policy has
 _TIME_RE = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])(:([0-5][0-9]))?$")
 _RULE_ID_RE = re.compile(r"^[A-Z][A-Z0-9_-]{0,63}$")
 
@@ -89,6 +93,8 @@ class ContactHours(_Strict):
     @field_validator("start", "end", mode="before")
     @classmethod
     def _hhmm(cls, v: object) -> time:
+        if isinstance(v, _LongInt):
+            raise ValueError(f"{v!r} is not a time of day HH:MM")
         if isinstance(v, int) and not isinstance(v, bool):  # YAML 1.1 reads 08:00 unquoted as 480
             v = f"{v // 60:02d}:{v % 60:02d}"
         if not isinstance(v, str) or not _TIME_RE.match(v):
@@ -244,6 +250,28 @@ def problems_of(err: pydantic.ValidationError) -> list[str]:
     return seen
 
 
+class _LongInt(int):
+    """Stands in for an integer literal too long for a policy.
+
+    Python refuses to convert a decimal string of more than 4,300 digits
+    (ValueError), and a long one is slow to convert; this value is larger in
+    magnitude than every bound of the model, so validation reports the key's
+    path ("less than or equal to ...") instead of the tool failing.
+    """
+
+    digits: int
+
+    def __new__(cls, negative: bool, digits: int) -> "_LongInt":
+        self = super().__new__(cls, -(10**MAX_INT_CHARS) if negative else 10**MAX_INT_CHARS)
+        self.digits = digits
+        return self
+
+    def __repr__(self) -> str:
+        return f"an integer of {self.digits} digits"
+
+    __str__ = __repr__
+
+
 class _NoAliasLoader(yaml.SafeLoader):
     """Safe YAML without anchors/aliases (billion laughs) and without repeated keys (the last would win silently)."""
 
@@ -265,6 +293,31 @@ class _NoAliasLoader(yaml.SafeLoader):
             )
         return super().compose_node(parent, index)
 
+    def construct_yaml_int(self, node):  # type: ignore[override]
+        text = str(self.construct_scalar(node)).replace("_", "")
+        body = text.lstrip("+-")
+        body = body[2:] if body[:2].lower() in ("0x", "0b", "0o") else body
+        long = _LongInt(text.startswith("-"), sum(c.isalnum() for c in body))
+        if len(text) > MAX_INT_CHARS:
+            return long
+        try:
+            value = super().construct_yaml_int(node)
+        except ValueError:
+            return long
+        return long if abs(value) >= 10**MAX_INT_CHARS else value
+
+    def construct_yaml_timestamp(self, node):  # type: ignore[override]
+        try:
+            return super().construct_yaml_timestamp(node)
+        except (ValueError, OverflowError):  # 2026-13-45: the shape of a date, not a date
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{self.construct_scalar(node)!r} is not a valid date; quote it if it is text",
+                node.start_mark) from None
+
+
+_NoAliasLoader.add_constructor("tag:yaml.org,2002:int", _NoAliasLoader.construct_yaml_int)
+_NoAliasLoader.add_constructor("tag:yaml.org,2002:timestamp", _NoAliasLoader.construct_yaml_timestamp)
+
 
 def parse_policy(text: str | bytes, source: str = "<policy>") -> Policy:
     raw = text.encode("utf-8") if isinstance(text, str) else text
@@ -281,6 +334,9 @@ def parse_policy(text: str | bytes, source: str = "<policy>") -> Policy:
         raise PolicyError(source, [f"not valid YAML{where}: {what}"]) from None
     except RecursionError:
         raise PolicyError(source, ["the YAML is nested too deeply to be a policy"]) from None
+    except (ValueError, OverflowError) as e:  # a scalar the YAML reader cannot convert
+        what = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        raise PolicyError(source, [f"not valid YAML: {what}"]) from None
     if not isinstance(data, dict):
         raise PolicyError(source, ["(top level): a policy is a mapping of keys"])
     try:
@@ -309,12 +365,83 @@ def load_policy(spec: str | Path | None = None) -> Policy:
             raise PolicyError(spec, [f"no built-in policy {name!r}; built-in: {', '.join(builtin_names())}"])
         raw = resources.files("audit.policies").joinpath(name + ".yaml").read_bytes()
         return parse_policy(raw, spec)
-    path = Path(spec)
+    return parse_policy(_read_policy_file(Path(spec), spec), spec)
+
+
+def _read_policy_file(path: Path, source: str) -> bytes:
+    """The bytes of a regular file of at most MAX_POLICY_BYTES.
+
+    A device (/dev/zero), a FIFO or a directory is refused before it is
+    read: the open does not block (O_NONBLOCK) and the type is checked on
+    the opened file; the read itself stops one byte past the limit.
+    """
     try:
-        size = path.stat().st_size
-        if size > MAX_POLICY_BYTES:
-            raise PolicyError(spec, [f"file is {size} bytes; a policy may be at most {MAX_POLICY_BYTES}"])
-        raw = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except OSError as e:
-        raise PolicyError(spec, [f"cannot read the file: {e.strerror}"]) from None
-    return parse_policy(raw, spec)
+        raise PolicyError(source, [f"cannot read the file: {e.strerror}"]) from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise PolicyError(source, [f"not a regular file ({_file_kind(st.st_mode)}); a policy is a YAML file"])
+        if st.st_size > MAX_POLICY_BYTES:
+            raise PolicyError(source, [f"file is {st.st_size} bytes; a policy may be at most {MAX_POLICY_BYTES}"])
+        chunks: list[bytes] = []
+        left = MAX_POLICY_BYTES + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 16))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    except OSError as e:
+        raise PolicyError(source, [f"cannot read the file: {e.strerror}"]) from None
+    finally:
+        os.close(fd)
+    raw = b"".join(chunks)
+    if len(raw) > MAX_POLICY_BYTES:  # the file grew while it was read
+        raise PolicyError(source, [f"file is over {MAX_POLICY_BYTES} bytes; a policy may be at most {MAX_POLICY_BYTES}"])
+    return raw
+
+
+def _file_kind(mode: int) -> str:
+    for test, kind in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "an unknown kind"
+
+
+def _canonical(value: object) -> object:
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")  # 50000 and 50000.00 are the same amount
+    if isinstance(value, time):
+        return value.isoformat()
+    raise TypeError(f"no canonical form for {type(value).__name__}")
+
+
+def content_sha256(policy: Policy) -> str:
+    """A fingerprint of what the policy means, not of its bytes.
+
+    Comments, layout, key order, quoting and defaults written out or left
+    out do not change it; a rule, a value, a severity (as it applies) or a
+    reference does. (`Policy.sha256` is over the file's bytes: it names the
+    exact file a report was made with.)
+    """
+    doc = policy.model_dump(mode="python", exclude={"severity"})
+    doc["severity"] = {rule_id: policy.severity_of(rule_id) for rule_id in policy.rule_ids()}
+    text = json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_canonical)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def builtin_namesake(policy: Policy) -> str | None:
+    """`builtin:NAME` of a built-in preset with this policy's id and version but other content, or None.
+
+    Two different policies must not share an id and version: reports name a
+    policy by them.
+    """
+    mine = content_sha256(policy)
+    for name in builtin_names():
+        preset = load_policy(BUILTIN_PREFIX + name)
+        if (preset.policy_id, preset.version) == (policy.policy_id, policy.version) and content_sha256(preset) != mine:
+            return BUILTIN_PREFIX + name
+    return None
