@@ -92,3 +92,62 @@ def test_a_huge_policy_file_is_refused_before_parsing():
 def test_unquoted_yaml_times_are_read_as_times():
     p = parse_policy(GOOD.replace('"08:00"', "08:00"))  # YAML 1.1 reads 08:00 as 480 minutes
     assert p.rules.contact_hours.start.hour == 8
+
+
+# ---------------------------------------------------------------- a policy's id and version name its content
+
+def test_the_content_hash_ignores_layout_comments_and_written_out_defaults():
+    from audit.policy import content_sha256
+
+    a = parse_policy(GOOD)
+    b = parse_policy("# a comment\n" + GOOD.replace('"08:00"', "08:00") + "severity: {HOURS: medium}\n")
+    c = parse_policy(GOOD.replace("{min_days_past_due: 7}", "{min_days_past_due: 7, registered_only: false}"))
+    assert a.sha256 != b.sha256  # the bytes differ ...
+    assert content_sha256(a) == content_sha256(b) == content_sha256(c)  # ... the meaning does not
+    assert content_sha256(a) != content_sha256(parse_policy(GOOD + "severity: {HOURS: high}\n"))
+    assert content_sha256(a) != content_sha256(parse_policy(GOOD.replace('"22:00"', '"21:00"')))
+    assert content_sha256(a) != content_sha256(parse_policy(GOOD + "references: {HOURS: 'a rule'}\n"))
+
+
+def _validate(path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    return subprocess.run([sys.executable, "-m", "audit.cli", "policy", "validate", str(path)], cwd=root,
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+@pytest.mark.timeout(120)
+def test_validate_warns_when_a_file_reuses_a_builtin_id_and_version_with_other_content(tmp_path):
+    from importlib import resources
+
+    builtin = resources.files("audit.policies").joinpath("default.yaml").read_text("utf-8")
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(builtin + "severity: {TP-DPD: critical}\n", encoding="utf-8")
+    proc = _validate(changed)
+    assert proc.returncode == 0 and "valid (cn-consumer-default 2026.11;" in proc.stdout
+    assert proc.stderr.splitlines() == [
+        "audit: warning: policy cn-consumer-default version 2026.11 differs from the built-in builtin:default "
+        "with the same id and version; give it a new version"]
+    renamed = tmp_path / "renamed.yaml"
+    renamed.write_text(changed.read_text("utf-8").replace('version: "2026.11"', 'version: "2026.11-mine"'),
+                       encoding="utf-8")
+    copied = tmp_path / "copied.yaml"  # the same content, other comments and layout: the same policy
+    copied.write_text("# our copy\n" + builtin.replace("rules:\n", "rules:   # as shipped\n", 1), encoding="utf-8")
+    for path in (renamed, copied, "builtin:default"):
+        proc = _validate(path)
+        assert proc.returncode == 0 and proc.stderr == "", (path, proc.stderr)
+
+
+def test_no_shipped_policy_reuses_a_builtin_id_and_version_with_other_content():
+    from pathlib import Path
+
+    from audit.policy import BUILTIN_PREFIX, builtin_namesake
+
+    root = Path(__file__).resolve().parents[1]
+    shipped = sorted((root / "sample_data" / "policies").glob("*.yaml"))
+    assert shipped
+    for spec in [*shipped, *(BUILTIN_PREFIX + n for n in builtin_names())]:
+        assert builtin_namesake(load_policy(spec)) is None, spec
