@@ -134,7 +134,7 @@ def load(data_dir: str, db: str | None, zone: str | None, encoding: str, lock_ti
 @click.option("--db", type=click.Path(dir_okay=False), help="Store file (DuckDB) to audit (and load into).")
 @click.option("--data", type=click.Path(file_okay=False), help="Dataset directory to load first.")
 @click.option("--policy", "policy", help="Policy YAML file, or builtin:NAME. Default: the built-in default policy.")
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Directory for the reports.")
+@click.option("--out", required=True, type=click.Path(), help="Directory for the reports: new, or an earlier report of this tool.")
 @click.option("--timezone", "zone", help="IANA zone of timestamps written without a UTC offset.")
 @click.option("--encoding", default="utf-8", show_default=True, help="Encoding of CSV files (e.g. gb18030).")
 @click.option("--fail-on", type=SEVERITY, help="Exit 1 when a violation at or above this severity exists.")
