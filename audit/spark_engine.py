@@ -5,22 +5,31 @@ rejected rows); the stored tables are handed to Spark through Arrow, and
 facts, rules and report rows run as Spark SQL transpiled from queries/*.sql.
 The text rules use the same Polars detector on the rows Spark selects.
 Needs the `spark` extra (pyspark, sqlglot) and Java 17.
+
+Every call that blocks the driver (starting the session, reading a result
+back through Arrow, a count) runs under a deadline: a hang becomes a
+one-line error and the session's jobs are cancelled. The deadline is
+CONTACT_AUDIT_SPARK_TIMEOUT seconds per call (default 3600; 0: none).
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
+import os
 import shutil
 import tempfile
+import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import polars as pl
 
 from . import progress
 from .engine import AuditResult, judgement_notes, report_rows, rule_meta
-from .errors import UsageError
+from .errors import LoadError, UsageError
 from .ingest import LoadResult
 from .policy import Policy
 from .rules import query_text, sql_rules
@@ -30,6 +39,81 @@ from .text_rules import judge_texts, texts_params, uses_text
 
 _sessions: dict[str, object] = {}
 RAW_COLUMNS = ["rule_id", "event_id", "detail", "evidence"]
+TIMEOUT_ENV = "CONTACT_AUDIT_SPARK_TIMEOUT"
+DEFAULT_TIMEOUT_S = 3600.0
+T = TypeVar("T")
+
+
+class SparkTimeout(LoadError):
+    """A blocking Spark call did not return within the deadline (exit 3: the data could not be judged)."""
+
+
+def call_timeout() -> float | None:
+    """Seconds one blocking driver call may take (CONTACT_AUDIT_SPARK_TIMEOUT), or None for no limit."""
+    raw = os.environ.get(TIMEOUT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_TIMEOUT_S
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise UsageError(f"{TIMEOUT_ENV}={raw!r} is not a number of seconds (0: no limit)") from None
+    if seconds != seconds or seconds < 0:
+        raise UsageError(f"{TIMEOUT_ENV}={raw!r} is not a number of seconds (0: no limit)")
+    return seconds or None
+
+
+def _cancel(spark) -> None:
+    """Cancel whatever the session is running; best effort, never raises."""
+    try:
+        spark.interruptAll()  # Spark Connect, and classic sessions from Spark 4
+        return
+    except Exception:  # noqa: BLE001 - not supported here: try the SparkContext
+        pass
+    try:
+        spark.sparkContext.cancelAllJobs()
+    except Exception:  # noqa: BLE001
+        pass
+
+
+def blocking(spark, what: str, fn: Callable[[], T], *, timeout: float | None = None) -> T:
+    """Run a call that blocks the driver (collect, toArrow) with a deadline.
+
+    The call runs on a daemon thread; if it has not returned within the
+    deadline, the session's jobs are cancelled (which also releases the
+    thread's socket read) and SparkTimeout says what did not return. An
+    interrupt (Ctrl-C, a test's timeout) cancels the jobs too.
+    """
+    limit = call_timeout() if timeout is None else (timeout or None)
+    if limit is None:
+        return fn()
+    box: dict[str, object] = {}
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as e:  # noqa: BLE001 - handed to the caller's thread
+            box["error"] = e
+        finally:
+            done.set()
+
+    # A plain thread: the tool sets no job group or tags that a child thread would need to inherit.
+    threading.Thread(target=work, name=f"contact-audit-spark: {what}", daemon=True).start()
+    try:
+        finished = done.wait(limit)
+    except BaseException:
+        if spark is not None:
+            _cancel(spark)
+        raise
+    if not finished:
+        if spark is not None:
+            _cancel(spark)
+        raise SparkTimeout(f"Spark did not finish {what} within {limit:g} s"
+                           f"{'; its jobs were cancelled' if spark is not None else ''} "
+                           f"(set {TIMEOUT_ENV} to allow longer, 0 for no limit)")
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    return box["value"]  # type: ignore[return-value]
 
 
 def session(master: str):
@@ -42,28 +126,33 @@ def session(master: str):
         builder = SparkSession.builder if master.startswith("sc://") else SparkSession.builder.master(master)
         if master.startswith("sc://"):
             builder = builder.remote(master)
-        spark = (
+        builder = (
             builder.appName("contact-audit")
             .config("spark.sql.session.timeZone", "UTC")  # local times are computed per contact zone
             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
             .config("spark.ui.enabled", "false")
             .config("spark.sql.shuffle.partitions", "8")
             .config("spark.driver.memory", "4g")
-            .getOrCreate()
+            # A lost executor or a stuck broadcast fails the job (and so the run) instead of waiting.
+            .config("spark.network.timeout", "120s")
+            .config("spark.sql.broadcastTimeout", "300")
         )
+        spark = blocking(None, "starting a session", builder.getOrCreate)
         spark.sparkContext.setLogLevel("ERROR") if hasattr(spark, "sparkContext") else None
         _sessions[master] = spark
     return _sessions[master]
 
 
 def _view(spark, name: str, table: pl.DataFrame) -> None:
-    spark.createDataFrame(table.to_arrow()).createOrReplaceTempView(name)
+    arrow = table.to_arrow()
+    blocking(spark, f"taking {name} over", lambda: spark.createDataFrame(arrow)).createOrReplaceTempView(name)
 
 
 def _query(spark, sql: str, params: dict | None = None) -> pl.DataFrame:
     from .transpile import to_spark
 
-    return pl.from_arrow(spark.sql(to_spark(sql, params)).toArrow())
+    frame = spark.sql(to_spark(sql, params))
+    return pl.from_arrow(blocking(spark, "a query (reading its result back)", frame.toArrow))
 
 
 def run_audit_spark(con: duckdb.DuckDBPyConnection, policy: Policy, *, master: str = "local[*]",
@@ -86,7 +175,8 @@ def run_audit_spark(con: duckdb.DuckDBPyConnection, policy: Policy, *, master: s
         for name in LOAD_ORDER:
             path = stage / f"{name}.parquet"
             con.table(name).write_parquet(str(path))
-            spark.read.parquet(str(path)).createOrReplaceTempView(name)
+            blocking(spark, f"reading the staged {name}", lambda: spark.read.parquet(str(path))) \
+                .createOrReplaceTempView(name)
         has_ec = scalar(con, "SELECT count(*) > 0 FROM emergency_contacts")
         violations, judged = _judge(spark, policy, since, until, has_ec)
     finally:
@@ -125,7 +215,8 @@ def _judge(spark, policy: Policy, since: date | None, until: date | None, has_ec
         _view(spark, "raw_violations", raw)
         _view(spark, "p_rule_meta", rule_meta(policy))
         violations = report_rows(_query(spark, query_text("violations")), policy)
-        judged = int(spark.sql("SELECT count(*) AS n FROM facts WHERE judged").collect()[0]["n"])
+        counted = spark.sql("SELECT count(*) AS n FROM facts WHERE judged")
+        judged = int(blocking(spark, "counting the judged contacts", counted.collect)[0]["n"])
     finally:
         facts.unpersist()
     return violations, judged

@@ -18,6 +18,12 @@ import pytest
 import audit
 from helpers import contact, write_dataset
 
+# Measured: about 5 s for the first test (the audit and one Chromium run), 2-3 s for the others (one or
+# two Chromium runs). 60 s per test and 25 s per Chromium run leave room for a cold start under load; a
+# hung browser fails its test instead of stalling the run.
+pytestmark = pytest.mark.timeout(60)
+CHROMIUM_TIMEOUT_S = 25
+
 XSS = ("<script>document.body.setAttribute('data-pwned','1')</script>"
        "<img src=x onerror=\"document.body.setAttribute('data-pwned','2')\">")
 LATE_CALLS = 520  # more than one page of the table (500 rows)
@@ -39,7 +45,7 @@ def run_chromium(work: Path, url: str, *args: str) -> subprocess.CompletedProces
            "--disable-background-networking", "--disable-component-update", "--disable-sync",
            f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0", "--virtual-time-budget=10000",
            *args, url]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=180, check=False)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=CHROMIUM_TIMEOUT_S, check=False)
 
 
 class Node:
@@ -105,6 +111,7 @@ def console_lines(stderr: str) -> list[str]:
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
     """An audit with many violations, hostile SMS text and Chinese, rendered by Chromium."""
+    chromium()  # skip (or, in CI, fail) before any work when there is no browser
     work = tmp_path_factory.mktemp("browser")
     contacts = [contact(f"N{n:04d}", f"2026-{1 + n // 28 % 12:02d}-{1 + n % 28:02d}T23:00:00+08:00",
                         loan_id=f"L{n // 336}", agent_id=f"A{n % 7}") for n in range(LATE_CALLS)]
