@@ -43,7 +43,8 @@ def _faults(truth: Callable[[], str], where: str) -> Iterator[None]:
         raise
 
 
-def _check_store(db) -> None:
+def require_store(db) -> None:
+    """A store to read must exist: opening a mistyped path would create an empty one and judge nothing."""
     path = Path(db)
     if not path.exists():
         raise UsageError(f"no store at {db}; load data first (audit load DATA_DIR --db {db})")
@@ -86,7 +87,7 @@ def audit(*, db: str | Path | None = None, data: str | Path | None = None,
     if out is not None:
         check_target(out, data=data, db=db)
     if data is None:
-        _check_store(db)
+        require_store(db)
     pol = policy if isinstance(policy, Policy) else load_policy(policy)
     progress.reset()
     loading = data is not None
@@ -135,7 +136,7 @@ def purge(db: str | Path, borrower_id: str, *, dry_run: bool = False, lock_timeo
     """Delete (or with `dry_run`, count) every row the store holds about one borrower."""
     from .store import purge_borrower
 
-    _check_store(db)
+    require_store(db)
     with private_umask(), _faults(lambda: f"the store {db} is as it was", f"the store {db}"):
         con = connect(db, lock_timeout=lock_timeout)
         try:

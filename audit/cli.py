@@ -272,8 +272,11 @@ def policy_diff(old, new, data, db, fmt, fail_on_new, examples, zone, encoding, 
 
     OLD and NEW are files or builtin:NAME. Examples are masked.
     """
+    from .api import require_store
     from .policy_tools import diff_policies, render_json, render_markdown, render_text
 
+    if db is not None and data is None:
+        require_store(db)
     d = diff_policies(old, new, data=data, db=db, timezone=zone, encoding=encoding, since=since, until=until,
                       examples=examples, lock_timeout=lock_timeout)
     click.echo({"text": render_text, "json": render_json, "markdown": render_markdown}[fmt](d), nl=False)

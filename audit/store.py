@@ -42,8 +42,13 @@ def connect(db: str | Path | None = None, *, lock_timeout: float = 0.0,
     explicitly per contact zone, never from the session zone.
     """
     path = ":memory:" if db is None else str(db)
-    if path != ":memory:" and Path(path).is_dir():
-        raise UsageError(f"--db {db} is a directory; give the store's file")
+    if path != ":memory:":
+        if Path(path).is_dir():
+            raise UsageError(f"--db {db} is a directory; give the store's file")
+        parent = Path(path).absolute().parent
+        if not parent.is_dir():
+            raise UsageError(f"--db {db}: {parent} is not a directory" if parent.exists() else
+                             f"--db {db}: the directory {parent} does not exist")
     deadline = time.monotonic() + lock_timeout
     while True:
         try:

@@ -392,3 +392,18 @@ def test_purge_says_when_the_borrower_is_unknown_and_dry_run_deletes_nothing(tmp
     p = cli("purge", "--db", db, "--borrower", "B1")
     assert p.returncode == 0 and "contacts: 1" in p.stdout and stored_contacts(db) == 0
     assert "no store at" in error_line(cli("purge", "--db", tmp_path / "typo.duckdb", "--borrower", "B1"), 2)
+
+
+def test_policy_diff_on_a_store_that_does_not_exist_refuses_and_creates_nothing(tmp_path):
+    p = cli("policy", "diff", "builtin:default", "builtin:us-reg-f", "--db", tmp_path / "typo.duckdb")
+    assert "no store at" in error_line(p, 2)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("where", ["missing directory", "under a file"])
+def test_a_store_path_whose_directory_is_missing_or_a_file_is_one_line(tmp_path, where):
+    (tmp_path / "f.txt").write_text("x")
+    db = tmp_path / ("nodir" if where == "missing directory" else "f.txt") / "s.duckdb"
+    before = snapshot(tmp_path)
+    assert "--db" in error_line(cli("load", dataset(tmp_path / "d"), "--db", db), 2)
+    assert {k: v for k, v in snapshot(tmp_path).items() if not k.startswith("d")} == before
