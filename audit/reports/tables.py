@@ -28,10 +28,12 @@ def excel_safe(df: pl.DataFrame) -> pl.DataFrame:
 
 
 def masked_violations(violations: pl.DataFrame) -> pl.DataFrame:
-    """Free-text and identifier columns with every identifier masked: reports never carry one."""
-    return violations.with_columns(
-        pii.mask_text(pl.col(c)).alias(c) for c in ("recipient_id", "agent_id", "detail", "evidence")
-    )
+    """Every text column with every long digit run masked: reports never carry a full identifier.
+
+    All columns, not a list of them: an id column (event, loan, borrower)
+    may itself be a phone or ID number, and a column added later is covered.
+    """
+    return pii.mask_frame(violations)
 
 
 def write_violations(result: AuditResult, out: Path) -> None:
@@ -41,11 +43,9 @@ def write_violations(result: AuditResult, out: Path) -> None:
 
 
 def masked_rejected(result: AuditResult) -> pl.DataFrame:
-    """The load's rejected rows in file order, identifiers masked in key, reasons and original values."""
+    """The load's rejected rows in file order, every text column masked (source file names too)."""
     rej = result.load.rejected if result.load is not None else pl.DataFrame(schema=REJECTED_SCHEMA)
-    return rej.sort("table", "source_file", "row").with_columns(
-        pii.mask_text(pl.col(c)).alias(c) for c in ("key", "reasons", "values")
-    )
+    return pii.mask_frame(rej.sort("table", "source_file", "row"))
 
 
 def write_rejected(result: AuditResult, out: Path) -> None:
