@@ -41,6 +41,7 @@ class LoadResult:
     counts: dict[str, TableCounts] = field(default_factory=dict)
     rejected: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=REJECTED_SCHEMA))
     load_id: int | None = None
+    notes: list[str] = field(default_factory=list)  # what the reader chose to skip, for summary.json
 
 
 REJECTED_SCHEMA = {
@@ -316,14 +317,16 @@ def load_dataset(con: duckdb.DuckDBPyConnection, data_dir: str | Path, *, timezo
     root = Path(data_dir)
     if timezone_name is not None and not is_zone(timezone_name):
         raise UsageError(f"--timezone {timezone_name!r} is not an IANA time zone name (e.g. Asia/Shanghai)")
-    files = discover(root)
+    notes: list[str] = []
+    files = discover(root, notes)
     for name, t in TABLES.items():
         if t.required_table and name not in files:
             has_rows = scalar(con, f"SELECT count(*) > 0 FROM {name}")
             if not has_rows:
-                raise LoadError(f"{root}: required table {name} is missing (expected {name}.csv/.parquet/.jsonl or {name}/)")
+                raise LoadError(f"{root}: required table {name} is missing (expected {name}.csv/.parquet/.jsonl, "
+                                f"{name}.csv.gz or another compressed form, or {name}/)")
     started = datetime.now(timezone.utc)
-    result = LoadResult()
+    result = LoadResult(notes=notes)
     rejected = []
     staged: dict[str, Staged] = {}
     try:
@@ -333,6 +336,7 @@ def load_dataset(con: duckdb.DuckDBPyConnection, data_dir: str | Path, *, timezo
                 staged[name] = stage_table(con, TABLES[name], files[name], root, encoding=encoding,
                                            zone=timezone_name)
         progress.step("merge into the store")
+        progress.checkpoint("load-staged")
         _merge_all(con, staged, root, encoding, result, rejected, started)
     finally:
         for s in staged.values():
@@ -363,8 +367,15 @@ def _merge_all(con: duckdb.DuckDBPyConnection, staged: dict[str, Staged], root: 
                 [load_id],
             )
             con.unregister("_rej")
-        con.execute("COMMIT")
+        progress.checkpoint("load-in-transaction")  # all merged, nothing committed yet
+        with progress.uninterrupted():  # an interrupt's message must know whether the commit happened
+            con.execute("COMMIT")
+            progress.mark("load-committed")
+        progress.checkpoint("load-committed")
         result.load_id = load_id
     except BaseException:
-        con.execute("ROLLBACK")
+        try:
+            con.execute("ROLLBACK")
+        except duckdb.Error:
+            pass  # the transaction is already gone (a failed commit); the first error is the one to report
         raise

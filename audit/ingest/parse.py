@@ -7,16 +7,21 @@ what a well-formed value may be.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import polars as pl
 
 from ..errors import LoadError
 from ..schemas import POLARS_TYPE, Table
 from ..timezones import known_zones
+from .read import BEYOND
 
-# Instants whose local time is a date with a four-digit year in every zone.
-TS_MIN, TS_MAX = datetime(1, 1, 1, tzinfo=timezone.utc), datetime(9999, 12, 30, tzinfo=timezone.utc)
+# The instants accepted: a day inside the years 0001-9999 at both ends, so that
+# an instant's local date is in those years in every zone (UTC offsets stay
+# within a day: -12 to +14 hours today, -15:56 to +15:14 for year 1's local
+# mean times), whichever path parsed it: text, Parquet, wall-clock time.
+TS_MIN, TS_MAX = datetime(1, 1, 2, tzinfo=timezone.utc), datetime(9999, 12, 30, tzinfo=timezone.utc)
+DATE_MIN, DATE_MAX = date(1, 1, 1), date(9999, 12, 31)
 
 _TS_OFFSET = r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"
 _TS_SHAPE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-5][0-9](\.[0-9]{1,9})?)?"
@@ -93,6 +98,9 @@ def _wall_clock(wall: pl.Series, zone: str) -> pl.Series:
     return wall.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
 
 
+_OUTSIDE = " is outside the years 0001-9999"
+_OUTSIDE_TS = _OUTSIDE + (" (instants from 0001-01-02 to 9999-12-30 UTC are accepted, "
+                          "so that the local date is in those years in every zone)")
 _KIND_WORD = {"int": "an integer", "decimal": "an amount with at most 2 decimals",
               "date": "a date (YYYY-MM-DD)", "timestamp": "a timestamp", "zone": "an IANA time zone"}
 
@@ -153,7 +161,8 @@ def _parse_column(df: pl.DataFrame, table: Table, col, zone: str | None, zones: 
         v = pl.select(pl.when(e.is_in(zones)).then(e)).to_series()
     else:  # pragma: no cover - schema kinds are closed
         raise AssertionError(col.kind)
-    msg = pl.lit(f"{col.name} ") + _quoted(e) + pl.lit(f" is not {_KIND_WORD[col.kind]}")
+    msg = pl.when(e.str.contains(BEYOND)).then(pl.lit(f"{col.name} ") + _quoted(e) + pl.lit(_OUTSIDE)).otherwise(
+        pl.lit(f"{col.name} ") + _quoted(e) + pl.lit(f" is not {_KIND_WORD[col.kind]}"))
     if naive is not None and zone:
         msg = pl.when(pl.lit(naive)).then(
             pl.lit(f"{col.name} ") + _quoted(e) + pl.lit(f" does not exist in {zone} (clock change)")).otherwise(msg)
@@ -182,12 +191,13 @@ def parse(table: Table, raw: pl.DataFrame, zone: str | None,
     typed, reasons = [], []
     for col in table.columns:
         v, problem = _parse_column(df, table, col, zone, zones)
-        if col.kind == "timestamp":  # beyond years 1-9999 a local date cannot be formed
-            out_of_range = v.is_not_null() & ((v < TS_MIN) | (v > TS_MAX))
+        if col.kind in ("timestamp", "date"):  # beyond years 1-9999 a (local) date cannot be formed
+            lo, hi, words = (TS_MIN, TS_MAX, _OUTSIDE_TS) if col.kind == "timestamp" else (DATE_MIN, DATE_MAX, _OUTSIDE)
+            out_of_range = v.is_not_null() & ((v < lo) | (v > hi))
             if out_of_range.any():
                 problem = pl.select(pl.when(pl.lit(out_of_range)).then(
-                    pl.lit(f"{col.name} ") + _quoted(pl.lit(df[f"raw_{col.name}"]))
-                    + pl.lit(" is outside the years 0001-9999")).otherwise(pl.lit(problem))).to_series()
+                    pl.lit(f"{col.name} ") + _quoted(pl.lit(df[f"raw_{col.name}"])) + pl.lit(words)
+                ).otherwise(pl.lit(problem))).to_series()
                 v = pl.select(pl.when(pl.lit(out_of_range)).then(None).otherwise(pl.lit(v))).to_series()
         typed.append(v.cast(POLARS_TYPE[col.kind]).alias(col.name))
         if problem.null_count() < len(problem):

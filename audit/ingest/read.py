@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
+import pyarrow
 import pyarrow.parquet as pq
 
 from ..errors import LoadError, UsageError
@@ -23,25 +24,75 @@ KNOWN_COLUMNS = frozenset(c.name for t in TABLES.values() for c in t.columns)
 UNPARSED = "\x00unparsed"  # the loader's column for a JSONL line that is not an object; no input can name it
 
 FORMATS = (".csv", ".parquet", ".jsonl")
+# CSV and JSONL may come compressed as a whole (Parquet compresses inside the file).
+COMPRESSIONS = {"gz": "gzip", "zst": "zstd"}
+READ_FORMS = (".csv", ".jsonl", ".parquet", ".csv.gz", ".jsonl.gz", ".csv.zst", ".jsonl.zst")
 ROW = "_row"
 FILE = "_file"
+_SHOWN = 5  # skipped files named in a note; the rest counted
 
 
 # ---------------------------------------------------------------- discovery
 
-def discover(data_dir: Path) -> dict[str, list[Path]]:
-    """Map each known table to its files: `<table>.<ext>` or `<table>/` with any such files."""
+def _form(name: str) -> str | None:
+    """The ending (one of READ_FORMS) by which a file of this name is read, or None."""
+    name = name.lower()
+    return next((f for f in READ_FORMS if name.endswith(f) and len(name) > len(f)), None)
+
+
+def file_form(path: Path) -> tuple[str, str | None]:
+    """(format, compression) of a file the audit reads: ("csv", "gzip"), ("parquet", None), ..."""
+    form = _form(path.name)
+    if form is None:
+        raise LoadError(f"{path.name}: not a file the audit reads; it reads {', '.join(READ_FORMS)}")
+    fmt, _, comp = form[1:].partition(".")
+    return fmt, COMPRESSIONS[comp] if comp else None
+
+
+def _skipped(part: str) -> bool:
+    """Hidden files and the markers writers leave (_SUCCESS, _committed_*, _metadata, _temporary/)."""
+    return part.startswith((".", "_"))
+
+
+def discover(data_dir: Path, notes: list[str] | None = None) -> dict[str, list[Path]]:
+    """Map each known table to its files: `<table>.<ext>` or `<table>/` with any such files.
+
+    In a table directory, hidden and marker files (and directories) are
+    skipped, with a note added to `notes`; any other file the audit does not
+    read stops the load, so that no partition is silently left out. At the
+    top level only files named after a table are judged; other files there
+    are not the dataset's.
+    """
     if not data_dir.is_dir():
         raise LoadError(f"data directory {data_dir} does not exist or is not a directory")
     found: dict[str, list[Path]] = {}
     for entry in sorted(data_dir.iterdir()):
         name = entry.name.lower()
         if entry.is_dir() and name in TABLES:
-            files = sorted(p for p in entry.rglob("*") if p.is_file() and p.suffix.lower() in FORMATS)
+            files, skipped = [], []
+            for p in sorted(p for p in entry.rglob("*") if p.is_file()):
+                inside = p.relative_to(entry)
+                if any(_skipped(part) for part in inside.parts):
+                    skipped.append(inside.as_posix())
+                elif _form(p.name) is None:
+                    raise _refused(p.relative_to(data_dir))
+                else:
+                    files.append(p)
             found.setdefault(name, []).extend(files)
-        elif entry.is_file() and entry.suffix.lower() in FORMATS and entry.stem.lower() in TABLES:
-            found.setdefault(entry.stem.lower(), []).append(entry)
+            if skipped and notes is not None:
+                shown = ", ".join(skipped[:_SHOWN]) + (f" and {len(skipped) - _SHOWN} more" if len(skipped) > _SHOWN else "")
+                notes.append(f"{entry.name}/: skipped {len(skipped)} marker or hidden file(s): {shown}")
+        elif entry.is_file() and not _skipped(name) and name.split(".")[0] in TABLES:
+            form = _form(name)
+            if form is None or name[: -len(form)] not in TABLES:
+                raise _refused(entry.relative_to(data_dir))
+            found.setdefault(name[: -len(form)], []).append(entry)
     return found
+
+
+def _refused(path: Path) -> LoadError:
+    return LoadError(f"{path.as_posix()}: not a file the audit reads; a table's files end in "
+                     f"{', '.join(READ_FORMS)} (hidden files and _marker files are skipped)")
 
 
 # ---------------------------------------------------------------- reading
@@ -77,13 +128,58 @@ def _native(df: pl.DataFrame) -> pl.DataFrame:
     loading a large Parquet export. Floats go through text so that cents are
     checked as written.
     """
+    df = _beyond_calendar(df)
     keep = {n for n, t in df.schema.items() if isinstance(t, pl.Datetime) or t in _NATIVE}
     text = [n for n in df.columns if n not in keep]
     return df.with_columns(_as_text(df.select(text))) if text else df
 
 
-def _read_csv(path: Path, encoding: str) -> pl.DataFrame:
-    raw = path.read_bytes()
+# Years 0001-9999, as each physical unit counts from 1970-01-01 (upper end exclusive).
+_SECONDS = (-62_135_596_800, 253_402_300_800)
+_PER_SECOND = {"ms": 10**3, "us": 10**6}
+_DAYS = (-719_162, 2_932_897)
+BEYOND = r"^-?[0-9]+ (ms|us|days) from 1970-01-01$"  # how such a value is written; parse.py words its reason
+
+
+def _beyond_calendar(df: pl.DataFrame) -> pl.DataFrame:
+    """A Parquet timestamp or date column with a value outside the years 0001-9999, as text.
+
+    Polars stops the process (a Rust panic, not an exception) when it formats
+    or converts such a value, so it must never reach a date function: the
+    value is written as its count from 1970 and rejected with a reason, and
+    the rest of the column keeps its meaning as text.
+    """
+    fixes = []
+    for name, dtype in df.schema.items():
+        if isinstance(dtype, pl.Datetime) and dtype.time_unit in _PER_SECOND:
+            unit, (lo, hi) = dtype.time_unit, (b * _PER_SECOND[dtype.time_unit] for b in _SECONDS)
+        elif dtype == pl.Date:
+            unit, (lo, hi) = "days", _DAYS
+        else:
+            continue  # nanoseconds span 1677-2262 only
+        physical = pl.col(name).to_physical()
+        outside = physical.is_not_null() & ((physical < lo) | (physical >= hi))
+        if not df.select(outside.any()).item():
+            continue
+        inside = df.select(pl.when(~outside).then(pl.col(name)).alias(name))
+        fixes.append(pl.coalesce(pl.lit(_as_text(inside).to_series()),
+                                 pl.when(outside).then(physical.cast(pl.String) + f" {unit} from 1970-01-01")).alias(name))
+    return df.with_columns(fixes) if fixes else df
+
+
+def _bytes(path: Path, compression: str | None) -> bytes:
+    """A file's bytes, decompressed (pyarrow's codecs: gzip, zstd)."""
+    if compression is None:
+        return path.read_bytes()
+    try:
+        with pyarrow.input_stream(str(path), compression=compression) as f:
+            return f.read()
+    except Exception as e:  # arrow raises OSError and others for a truncated or mislabelled file
+        raise LoadError(f"{path.name}: cannot be decompressed as {compression} ({type(e).__name__}); "
+                        f"check that the file is complete and really {compression}-compressed") from None
+
+
+def _read_csv(raw: bytes, path: Path, encoding: str) -> pl.DataFrame:
     try:
         text = raw.decode(encoding)
     except UnicodeDecodeError as e:
@@ -113,8 +209,7 @@ def _first_value_wins(pairs: list[tuple[str, object]]) -> dict:
     return obj
 
 
-def _read_jsonl(path: Path, encoding: str) -> pl.DataFrame:
-    raw = path.read_bytes()
+def _read_jsonl(raw: bytes, path: Path, encoding: str) -> pl.DataFrame:
     try:
         text = raw.decode("utf-8" if encoding.lower().replace("-", "") == "utf8" else encoding)
     except UnicodeDecodeError as e:
@@ -144,10 +239,10 @@ def _read_jsonl(path: Path, encoding: str) -> pl.DataFrame:
 CHUNK_ROWS = 250_000  # rows parsed and validated at a time
 
 
-def _cannot_read(path: Path, e: Exception) -> LoadError:
+def _cannot_read(path: Path, fmt: str, e: Exception) -> LoadError:
     # The parser's own message can quote a field (message text, a phone number): name the kind only.
     hint = "a row has more fields than the header" if "more fields" in str(e) else type(e).__name__
-    return LoadError(f"{path.name}: cannot be read as {path.suffix.lower()[1:]} ({hint}); "
+    return LoadError(f"{path.name}: cannot be read as {fmt} ({hint}); "
                      f"check the file's format and encoding")
 
 
@@ -166,8 +261,8 @@ def _columns(df: pl.DataFrame, path: Path) -> pl.DataFrame:
 
 def read_chunks(path: Path, encoding: str = "utf-8") -> Iterator[pl.DataFrame]:
     """A file's rows in chunks of at most CHUNK_ROWS, with their row numbers in the file (ROW)."""
-    suffix = path.suffix.lower()
-    if suffix == ".parquet":
+    fmt, compression = file_form(path)
+    if fmt == "parquet":
         try:
             rows = pq.ParquetFile(path).metadata.num_rows  # also: is it Parquet at all
             for offset in range(0, rows, CHUNK_ROWS):  # no rows (or a header alone): nothing to load
@@ -178,14 +273,15 @@ def read_chunks(path: Path, encoding: str = "utf-8") -> Iterator[pl.DataFrame]:
         except (LoadError, UsageError):
             raise
         except Exception as e:  # arrow and polars raise many kinds; all mean "cannot parse this file"
-            raise _cannot_read(path, e) from None
+            raise _cannot_read(path, fmt, e) from None
         return
     try:
-        df = _read_csv(path, encoding) if suffix == ".csv" else _read_jsonl(path, encoding)
+        raw = _bytes(path, compression)
+        df = _read_csv(raw, path, encoding) if fmt == "csv" else _read_jsonl(raw, path, encoding)
     except (LoadError, UsageError):
         raise
     except Exception as e:  # polars raises many kinds; all mean "cannot parse this file"
-        raise _cannot_read(path, e) from None
+        raise _cannot_read(path, fmt, e) from None
     df = _columns(df, path).with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
     for offset in range(0, df.height, CHUNK_ROWS):  # no rows (or a header alone): nothing to load
         yield df.slice(offset, CHUNK_ROWS)

@@ -39,7 +39,7 @@ def summary(result: AuditResult) -> dict:
         "tables": tables,
         "contacts_judged": result.contacts_judged,
         "violations": {"total": v.height, "by_rule": by_rule, "by_severity": by_sev},
-        "notes": result.notes,
+        "notes": result.notes + (result.load.notes if result.load is not None else []),
     }
 
 
