@@ -148,8 +148,9 @@ def _nfkc_digit_sources() -> str:
     A pattern made only of ASCII digits, spaces and hyphens (`_ELEVEN`) can
     match the NFKC text only if it matches the raw text or the raw text holds
     one of these: ASCII digits, space and hyphen never compose with what
-    follows, and no character normalises to nothing (both pinned by a test). Built once per process with Polars' own normaliser,
-    so it follows Polars' Unicode version.
+    follows, and no character normalises to nothing (both pinned by a test).
+    Built once per process with Polars' own normaliser, so it follows Polars'
+    Unicode version.
     """
     chars, norm = _nfkc_table()
     hits = chars.filter(norm.str.contains(r"[0-9 \-]"))
@@ -465,6 +466,19 @@ def mask_strings(values: Iterable[str | None]) -> list[str | None]:
     """`mask_kept` over Python strings (notes, file names, labels shown in a report)."""
     series = pl.Series("v", list(values), dtype=pl.String)
     return series.to_frame().select(mask_kept(pl.col("v"))).to_series().to_list()
+
+
+@functools.lru_cache(maxsize=4096)
+def _mask_str(value: str) -> str:
+    return value if len(value.encode("utf-8")) < _MIN_DIGITS else mask_strings([value])[0]
+
+
+def mask_str(value: object) -> str | None:
+    """`mask_kept` of one value shown in a report (a note, a path, a rule id), as text; None stays None.
+
+    Not for hashes: a SHA-256 in hex often holds 11 digits in a row.
+    """
+    return None if value is None else _mask_str(str(value))
 
 
 def mask_value(kind: str, value: str) -> str:

@@ -22,6 +22,7 @@ import pydantic
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from . import pii
 from .engine import AuditResult, run_audit
 from .errors import AuditError, PolicyError, UsageError
 from .ingest import load_dataset
@@ -69,15 +70,17 @@ class PolicyDiff:
         return sum(1 for s in self.added["severity"].to_list() if SEVERITY_RANK[s] >= floor)
 
     def as_dict(self) -> dict:
+        """The diff as data; what came from the policies or the data is masked (examples are already)."""
         def pol(p: Policy) -> dict:
-            return {"id": p.policy_id, "version": p.version, "source": p.source, "sha256": p.sha256}
+            return {"id": pii.mask_str(p.policy_id), "version": pii.mask_str(p.version),
+                    "source": pii.mask_str(p.source), "sha256": p.sha256}
 
         return {
             "old": pol(self.old), "new": pol(self.new), "contacts_judged": self.contacts_judged,
             "totals": {"old": sum(r.old for r in self.rules), "new": sum(r.new for r in self.rules),
                        "added": self.added.height, "removed": self.removed.height},
-            "rules": [{k: v for k, v in r.__dict__.items()} for r in self.rules],
-            "notes": self.notes,
+            "rules": [r.__dict__ | {"rule_id": pii.mask_str(r.rule_id)} for r in self.rules],
+            "notes": [pii.mask_str(n) for n in self.notes],
         }
 
 
@@ -108,7 +111,8 @@ def diff_policies(old: Policy | str | Path, new: Policy | str | Path, *, data: s
     new_p = new if isinstance(new, Policy) else load_policy(new)
     a, b = _audit_twice(old_p, new_p, data=data, db=db, timezone=timezone, encoding=encoding, since=since,
                         until=until, lock_timeout=lock_timeout)
-    va, vb = masked_violations(a.violations), masked_violations(b.violations)
+    # compared on the ids as stored (two masked ids may look alike); only what is shown is masked
+    va, vb = a.violations, b.violations
     added = vb.join(va.select(KEY), on=KEY, how="anti")
     removed = va.join(vb.select(KEY), on=KEY, how="anti")
     desc_old = {r["rule_id"]: r for r in describe_rules(old_p)}
@@ -119,17 +123,19 @@ def diff_policies(old: Policy | str | Path, new: Policy | str | Path, *, data: s
         return dict(frame.group_by("rule_id").len().iter_rows()) if frame.height else {}
 
     n_old, n_new, n_add, n_rem = count(va), count(vb), count(added), count(removed)
+    added, removed = masked_violations(added), masked_violations(removed)
     rules = []
     for rid in order:
         o, n = desc_old.get(rid), desc_new.get(rid)
+        shown_rid = pii.mask_str(rid)  # the masked frames' rule_id
         rules.append(RuleDiff(
             rule_id=rid, status="both" if o and n else ("added" if n else "removed"),
             severity_old=o["severity"] if o else None, severity_new=n["severity"] if n else None,
             params_changed=bool(o and n and o != n),
             old=n_old.get(rid, 0), new=n_new.get(rid, 0), added=n_add.get(rid, 0), removed=n_rem.get(rid, 0),
-            examples_added=added.filter(pl.col("rule_id") == rid).head(examples).select(EXAMPLE_COLUMNS)
+            examples_added=added.filter(pl.col("rule_id") == shown_rid).head(examples).select(EXAMPLE_COLUMNS)
             .to_dicts(),
-            examples_removed=removed.filter(pl.col("rule_id") == rid).head(examples).select(EXAMPLE_COLUMNS)
+            examples_removed=removed.filter(pl.col("rule_id") == shown_rid).head(examples).select(EXAMPLE_COLUMNS)
             .to_dicts(),
         ))
     notes = list(dict.fromkeys(a.notes + b.notes))
@@ -137,7 +143,7 @@ def diff_policies(old: Policy | str | Path, new: Policy | str | Path, *, data: s
 
 
 def _label(p: Policy) -> str:
-    return f"{p.policy_id} {p.version} ({p.source})"
+    return pii.mask_str(f"{p.policy_id} {p.version} ({p.source})")
 
 
 def _example_line(e: dict) -> str:
@@ -157,16 +163,17 @@ def render_text(d: PolicyDiff) -> str:
         if r.severity_old and r.severity_new and r.severity_old != r.severity_new:
             sev = f"{r.severity_old}->{r.severity_new}"
         note = {"added": "new rule", "removed": "rule removed"}.get(r.status, "changed" if r.params_changed else "")
-        lines.append(f"{r.rule_id:<30}{sev:<20}{r.old:>8}{r.new:>8}{'+' + str(r.added):>8}{'-' + str(r.removed):>9}"
+        rid = pii.mask_str(r.rule_id)
+        lines.append(f"{rid:<30}{sev:<20}{r.old:>8}{r.new:>8}{'+' + str(r.added):>8}{'-' + str(r.removed):>9}"
                      f"  {note}".rstrip())
     for r in d.rules:
         for what, n, ex in (("added", r.added, r.examples_added), ("removed", r.removed, r.examples_removed)):
             if n:
-                lines += ["", f"{what} by the change, {r.rule_id} ({n:,}):"]
+                lines += ["", f"{what} by the change, {pii.mask_str(r.rule_id)} ({n:,}):"]
                 lines += [f"  {_example_line(e)}" for e in ex]
                 if n > len(ex):
                     lines.append(f"  ... and {n - len(ex):,} more")
-    lines += [f"note: {n}" for n in d.notes]
+    lines += [f"note: {pii.mask_str(n)}" for n in d.notes]
     return "\n".join(lines) + "\n"
 
 
@@ -188,8 +195,8 @@ def code(text: object) -> str:
 
 def render_markdown(d: PolicyDiff) -> str:
     t = d.as_dict()["totals"]
-    out = [f"### Policy change: {code(f'{d.old.policy_id} {d.old.version}')} → "
-           f"{code(f'{d.new.policy_id} {d.new.version}')}", "",
+    out = [f"### Policy change: {code(pii.mask_str(f'{d.old.policy_id} {d.old.version}'))} → "
+           f"{code(pii.mask_str(f'{d.new.policy_id} {d.new.version}'))}", "",
            f"On {d.contacts_judged:,} contacts judged, violations go from **{t['old']:,}** to **{t['new']:,}**: "
            f"**+{t['added']:,}** added, **−{t['removed']:,}** removed.", "",
            "| rule | severity | before | after | added | removed | note |",
@@ -200,13 +207,13 @@ def render_markdown(d: PolicyDiff) -> str:
             sev = f"{md(r.severity_old)} → {md(r.severity_new)}"
         note = {"added": "new rule", "removed": "rule removed"}.get(r.status, "changed" if r.params_changed else "")
         bold = "**" if r.added or r.removed else ""
-        out.append(f"| {code(r.rule_id)} | {sev} | {r.old:,} | {r.new:,} | {bold}+{r.added:,}{bold} | "
+        out.append(f"| {code(pii.mask_str(r.rule_id))} | {sev} | {r.old:,} | {r.new:,} | {bold}+{r.added:,}{bold} | "
                    f"{bold}−{r.removed:,}{bold} | {note} |")
     for r in d.rules:
         for what, n, ex in (("added", r.added, r.examples_added), ("removed", r.removed, r.examples_removed)):
             if not n:
                 continue
-            out += ["", f"<details><summary>{what.capitalize()}: {r.rule_id} ({n:,})</summary>", "",
+            out += ["", f"<details><summary>{what.capitalize()}: {pii.mask_str(r.rule_id)} ({n:,})</summary>", "",
                     "| event | loan | local time | channel | recipient | detail | evidence |",
                     "|---|---|---|---|---|---|---|"]
             out += [f"| {md(e['event_id'])} | {md(e['loan_id'])} | {md(e['local_time'])} | {md(e['channel'])} | "
@@ -215,8 +222,9 @@ def render_markdown(d: PolicyDiff) -> str:
                 out += ["", f"… and {n - len(ex):,} more."]
             out += ["", "</details>"]
     for n in d.notes:
-        out += ["", f"> note: {md(n)}"]
-    out += ["", f"<sub>old {code(d.old.source)} sha256 {code(d.old.sha256[:12])}, new {code(d.new.source)} "
+        out += ["", f"> note: {md(pii.mask_str(n))}"]
+    out += ["", f"<sub>old {code(pii.mask_str(d.old.source))} sha256 {code(d.old.sha256[:12])}, "
+               f"new {code(pii.mask_str(d.new.source))} "
                f"sha256 {code(d.new.sha256[:12])}; identifiers masked.</sub>"]
     return "\n".join(out).rstrip() + "\n"
 

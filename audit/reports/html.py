@@ -47,6 +47,14 @@ def esc(value: object) -> str:
     return "" if value is None else escape(str(value), quote=True)
 
 
+def shown(value: object) -> str:
+    """A value from the data or the policy, masked (as every report column is) and escaped.
+
+    `esc` alone is for what the tool itself writes: hashes, counts, markup.
+    """
+    return esc(pii.mask_str(value))
+
+
 def json_for_script(data: object) -> str:
     """JSON that cannot end its <script> element or open a comment: <, > and & as \\u escapes."""
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
@@ -246,8 +254,8 @@ def _run_section(result: AuditResult, total: int) -> str:
               f"{result.since.isoformat() if result.since else 'the first contact'} to "
               f"{result.until.isoformat() if result.until else 'the last contact'} (local dates, inclusive)")
     rows = [
-        ("Policy", f"{p.policy_id} {p.version}"),
-        ("Policy source", p.source),
+        ("Policy", pii.mask_str(f"{p.policy_id} {p.version}")),
+        ("Policy source", pii.mask_str(p.source)),
         ("Policy SHA-256", p.sha256),
         ("Period judged", period),
         ("Contacts judged", f"{result.contacts_judged:,}"),
@@ -261,7 +269,7 @@ def _run_section(result: AuditResult, total: int) -> str:
     tables = fp.get("tables") or {}
     if tables:
         body += "<tr><th>Stored rows</th><td>" + ", ".join(
-            f"{esc(name)} {t['rows']:,}" for name, t in tables.items()) + "</td></tr>"
+            f"{shown(name)} {t['rows']:,}" for name, t in tables.items()) + "</td></tr>"
     return f'<table class="kv" id="run">{body}</table>'
 
 
@@ -270,7 +278,7 @@ def _load_section(result: AuditResult) -> str:
         return "<p>No load in this run (the store was audited as it was).</p>"
     head = "<tr><th>table</th><th>read</th><th>loaded</th><th>updated</th><th>duplicates</th><th>rejected</th></tr>"
     body = "".join(
-        f'<tr><td>{esc(name)}</td>' + "".join(f'<td class="num">{getattr(c, k):,}</td>'
+        f'<tr><td>{shown(name)}</td>' + "".join(f'<td class="num">{getattr(c, k):,}</td>'
                                               for k in ("read", "loaded", "updated", "duplicates", "rejected"))
         + "</tr>" for name, c in result.load.counts.items())
     return f'<table class="grid" id="load-counts"><thead>{head}</thead><tbody>{body}</tbody></table>'
@@ -283,10 +291,10 @@ def _totals_section(result: AuditResult, v: pl.DataFrame) -> str:
         f'<span>{s}</span></div>' for s in SEVERITIES)
     by_rule = dict(_counts(v, "rule_id"))
     rows = "".join(
-        f'<tr><td><a href="#rule-{esc(r["rule_id"])}">{esc(r["rule_id"])}</a></td>'
+        f'<tr><td><a href="#rule-{shown(r["rule_id"])}">{shown(r["rule_id"])}</a></td>'
         f'<td><span class="sev sev-{esc(r["severity"])}">{esc(r["severity"])}</span></td>'
-        f'<td class="num" data-rule-count="{esc(r["rule_id"])}">{by_rule.get(r["rule_id"], 0):,}</td></tr>'
-        for r in describe_rules(result.policy))
+        f'<td class="num" data-rule-count="{shown(r["rule_id"])}">{by_rule.get(pii.mask_str(r["rule_id"]), 0):,}'
+        '</td></tr>' for r in describe_rules(result.policy))
     return (f'<div class="cards"><div class="card total"><span class="n" id="total-violations">{v.height:,}</span>'
             f'<span>violations</span></div>{cards}</div>'
             f'<table class="grid" id="rule-totals"><thead><tr><th>rule</th><th>severity</th><th>violations</th>'
@@ -295,7 +303,7 @@ def _totals_section(result: AuditResult, v: pl.DataFrame) -> str:
 
 def _charts_section(result: AuditResult, v: pl.DataFrame) -> str:
     days = dict(_counts(v.with_columns(pl.col("local_time").str.slice(0, 10).alias("day")), "day")) if v.height else {}
-    rule_sev = {r: result.policy.severity_of(r) for r in result.policy.rule_ids()}
+    rule_sev = {pii.mask_str(r): result.policy.severity_of(r) for r in result.policy.rule_ids()}
     per_rule = [(r, n, SEVERITY_COLOUR.get(rule_sev.get(r, "medium"), "#555")) for r, n in _counts(v, "rule_id")]
     per_channel = [(c, n, "#0f766e") for c, n in _counts(v, "channel")]
     agents = [(a, n, "#7c3aed") for a, n in _counts(v, "agent_id")[:TOP_AGENTS]]
@@ -339,15 +347,15 @@ def _rejected_section(result: AuditResult) -> str:
 def _methodology_section(result: AuditResult) -> str:
     p = result.policy
     items = "".join(
-        f'<div class="rule" id="rule-{esc(r["rule_id"])}"><h3>{esc(r["rule_id"])} '
+        f'<div class="rule" id="rule-{shown(r["rule_id"])}"><h3>{shown(r["rule_id"])} '
         f'<span class="sev sev-{esc(r["severity"])}">{esc(r["severity"])}</span></h3>'
-        f'<p>{esc(r["text"])}</p>'
-        + (f'<p class="ref">Reference: {esc(r["reference"])}</p>' if r["reference"] else "")
+        f'<p>{shown(r["text"])}</p>'
+        + (f'<p class="ref">Reference: {shown(r["reference"])}</p>' if r["reference"] else "")
         + "</div>" for r in describe_rules(p))
-    notes = "".join(f"<li>{esc(n)}</li>" for n in result.notes)
+    notes = "".join(f"<li>{shown(n)}</li>" for n in result.notes)
     return (
         "<p>Each contact is judged in its borrower's time zone (else the policy's default, "
-        f"{esc(p.default_timezone)}). A loan's <em>days past due</em> (DPD) at a contact is the age in days of its "
+        f"{shown(p.default_timezone)}). A loan's <em>days past due</em> (DPD) at a contact is the age in days of its "
         "oldest instalment due before the contact's local date and not paid by the contact's moment; the current "
         "<em>overdue episode</em> starts on that instalment's due date. A third-party contact is one with an "
         "emergency contact or anyone else than the borrower. Every rule sees the full stored history, also when "
@@ -464,7 +472,7 @@ def render(result: AuditResult) -> str:
     channels = sorted(set(v["channel"].to_list())) if v.height else []
     csp = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
            f"script-src {_csp_hash(ERROR_JS)} {_csp_hash(APP_JS)}; base-uri 'none'; form-action 'none'")
-    title = f"Contact audit: {p.policy_id} {p.version}"
+    title = pii.mask_str(f"Contact audit: {p.policy_id} {p.version}")
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -489,7 +497,7 @@ def render(result: AuditResult) -> str:
 <noscript><p>The interactive table needs JavaScript; violations.csv holds every violation.</p></noscript>
 <div class="filters">
 <input id="f-text" type="search" placeholder="Filter: any text (event, loan, agent, detail…)" aria-label="Filter">
-<select id="f-rule" aria-label="Rule">{_options("All rules", p.rule_ids())}</select>
+<select id="f-rule" aria-label="Rule">{_options("All rules", [pii.mask_str(r) for r in p.rule_ids()])}</select>
 <select id="f-severity" aria-label="Severity">{_options("All severities", list(SEVERITIES))}</select>
 <select id="f-channel" aria-label="Channel">{_options("All channels", channels)}</select>
 </div>

@@ -2,7 +2,8 @@
 
 ElementTree escapes markup; characters XML 1.0 cannot carry at all (most
 control characters, which an SMS body may hold) are dropped first, or the
-file would not parse.
+file would not parse. Every value from the data, the policy or a test case
+is masked as in every other report (`shown`); hashes and counts are not.
 """
 
 from __future__ import annotations
@@ -13,12 +14,19 @@ from pathlib import Path
 
 import polars as pl
 
+from .. import pii
+
 MAX_FAILURES_PER_RULE = 100
 _NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def xml_text(value: object) -> str:
     return "" if value is None else _NOT_XML.sub("", str(value))
+
+
+def shown(value: object) -> str:
+    """A value from the data, the policy or a policy test, masked, as XML text."""
+    return xml_text(pii.mask_str(value))
 
 
 def _write(root: ET.Element, path: str | Path) -> Path:
@@ -42,32 +50,33 @@ def run_junit(result, path: str | Path, cap: int = MAX_FAILURES_PER_RULE) -> Pat
     policy = result.policy
     v = masked_violations(result.violations)
     rule_ids = policy.rule_ids()
-    counts = dict(v.group_by("rule_id").len().iter_rows()) if v.height else {}
+    masked_counts = dict(v.group_by("rule_id").len().iter_rows()) if v.height else {}  # keyed as masked
+    counts = {r: masked_counts.get(pii.mask_str(r), 0) for r in rule_ids}
     failing = sum(1 for r in rule_ids if counts.get(r))
     elapsed = (result.finished_at - result.started_at).total_seconds()
     suites = ET.Element("testsuites", name="contact-audit", tests=str(len(rule_ids)), failures=str(failing),
                         errors="0", time=f"{elapsed:.3f}")
-    suite = ET.SubElement(suites, "testsuite", name=xml_text(f"{policy.policy_id} {policy.version}"),
+    suite = ET.SubElement(suites, "testsuite", name=shown(f"{policy.policy_id} {policy.version}"),
                           tests=str(len(rule_ids)), failures=str(failing), errors="0", skipped="0",
                           time=f"{elapsed:.3f}", timestamp=result.started_at.strftime("%Y-%m-%dT%H:%M:%S"))
     props = ET.SubElement(suite, "properties")
-    for name, value in (("policy.source", policy.source), ("policy.sha256", policy.sha256),
+    for name, value in (("policy.source", pii.mask_str(policy.source)), ("policy.sha256", policy.sha256),
                         ("contacts_judged", result.contacts_judged),
                         ("dataset.sha256", (getattr(result, "fingerprint", None) or {}).get("sha256", ""))):
         ET.SubElement(props, "property", name=name, value=xml_text(value))
     for rule_id in rule_ids:
         n = counts.get(rule_id, 0)
-        case = ET.SubElement(suite, "testcase", classname=xml_text(policy.policy_id), name=xml_text(rule_id),
+        case = ET.SubElement(suite, "testcase", classname=shown(policy.policy_id), name=shown(rule_id),
                              time="0")
         if not n:
             continue
         severity = policy.severity_of(rule_id)
-        for row in v.filter(pl.col("rule_id") == rule_id).head(cap).iter_rows(named=True):
+        for row in v.filter(pl.col("rule_id") == pii.mask_str(rule_id)).head(cap).iter_rows(named=True):
             f = ET.SubElement(case, "failure", type=severity,
                               message=xml_text(f"{row['event_id']}: {row['detail']}"))
             f.text = _violation_text(row)
         out = ET.SubElement(case, "system-out")
-        out.text = (f"{n} violation(s) of {rule_id} [{severity}]"
+        out.text = (f"{n} violation(s) of {shown(rule_id)} [{severity}]"
                     + (f"; the first {cap} are listed, violations.csv holds all" if n > cap else ""))
     return _write(suites, path)
 
@@ -83,18 +92,18 @@ def cases_junit(results, path: str | Path) -> Path:
                         failures=str(total_fail), errors=str(total_err),
                         time=f"{sum(r.seconds for r in results):.3f}")
     for file, rs in by_file.items():
-        suite = ET.SubElement(suites, "testsuite", name=xml_text(file), tests=str(len(rs)),
+        suite = ET.SubElement(suites, "testsuite", name=shown(file), tests=str(len(rs)),
                               failures=str(sum(1 for r in rs if not r.passed and not r.error)),
                               errors=str(sum(1 for r in rs if r.error)), skipped="0",
                               time=f"{sum(r.seconds for r in rs):.3f}")
         for r in rs:
-            case = ET.SubElement(suite, "testcase", classname=xml_text(file), name=xml_text(r.name),
+            case = ET.SubElement(suite, "testcase", classname=shown(file), name=shown(r.name),
                                  time=f"{r.seconds:.3f}")
             if r.error:
-                e = ET.SubElement(case, "error", message=xml_text(r.error.splitlines()[0]))
-                e.text = xml_text(r.error)
+                e = ET.SubElement(case, "error", message=shown(r.error.splitlines()[0]))
+                e.text = shown(r.error)
             elif not r.passed:
                 f = ET.SubElement(case, "failure", message=xml_text(
                     f"{len(r.missing)} expected violation(s) missing, {len(r.unexpected)} unexpected"))
-                f.text = xml_text("\n".join(r.explain()))
+                f.text = shown("\n".join(r.explain()))
     return _write(suites, path)
