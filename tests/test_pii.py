@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+import re
 import sys
 import unicodedata
 from pathlib import Path
@@ -286,3 +287,137 @@ def test_excerpt_shows_masked_context_and_never_a_cut_number():
     # a window that starts inside the ID shows only masked digits
     cut = pl.select(pii.excerpt(pl.lit("身份证11010519491231002X"), 14, 16, width=2)).item()
     assert cut == "*****0"
+
+
+# --------------------------------------------------------------------------- masking is wider than detection
+
+# A separator, written without the code under test: any Unicode space or dash, format characters
+# (zero-width space, soft hyphen), the minus sign, tab, and `. _ ( ) /`.
+_INDEPENDENT_SEPARATORS = set("\t._()/\u2212")
+
+
+def _unmasked_runs(text: str) -> list[str]:
+    """Runs of 11+ ASCII digits in the NFKC text once every separator is removed."""
+    text = unicodedata.normalize("NFKC", text)
+    kept = "".join(c for c in text
+                   if not (c in _INDEPENDENT_SEPARATORS or unicodedata.category(c) in ("Zs", "Pd", "Cf")))
+    return re.findall(r"[0-9]{11,}", kept)
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("138.1234.5678", "138.****.5678"),
+        ("138–1234–5678", "138–****–5678"),                # en dash
+        ("138—1234—5678", "138—****—5678"),                # em dash
+        ("138‒1234―5678", "138‒****―5678"),                # figure dash, horizontal bar
+        ("138−1234−5678", "138−****−5678"),                # minus sign (Sm, not a dash)
+        ("138﹣1234－5678", "138-****-5678"),              # small and full-width hyphen-minus (NFKC)
+        ("(138)1234-5678", "(138)****-5678"),
+        ("（138）1234-5678", "(138)****-5678"),            # full-width parentheses (NFKC)
+        ("138_1234_5678", "138_****_5678"),
+        ("138/1234/5678", "138/****/5678"),
+        ("138\u00a01234\u00a05678", "138 **** 5678"),     # no-break space (NFKC: space)
+        ("138\u30001234\u30005678", "138 **** 5678"),     # ideographic space (NFKC: space)
+        ("138\u20091234\u20095678", "138 **** 5678"),     # thin space
+        ("138\t1234\t5678", "138\t****\t5678"),
+        ("138\u200b1234\u200b5678", "138\u200b****\u200b5678"),  # zero-width space: shows as one number
+        ("138 - 1234 - 5678", "138 - **** - 5678"),       # a run of separators counts as one
+        ("138 .. 1234 // 5678", "138 .. **** // 5678"),
+        ("+86 (138) 1234 5678", "+86 (138) **** 5678"),
+        ("0086-138.1234.5678", "0086-138.****.5678"),
+        ("电话:138.1234.5678。", "电话:138.****.5678。"),
+        ("6222.0212.3456.7894", "6222.****.****.7894"),
+        ("6222/0212/3456/7894", "6222/****/****/7894"),
+        ("110105.19491231.002X", "1101**.********.002X"),
+        ("11010519491231002X", "110105********002X"),     # shapes already handled stay as they were
+        ("138-1234-5678", "138-****-5678"),
+        ("6222 0212 3456 7890", "6222 **** **** 7890"),
+    ],
+)
+def test_mask_text_masks_long_runs_whatever_separates_their_groups(text, masked):
+    assert _mask([text]) == [masked]
+    assert len(masked) == len(unicodedata.normalize("NFKC", text))  # offsets into the text stay right
+    assert _unmasked_runs(masked) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-11-30", "2026/11/30", "2026.11.30", "2026-11-30 09:15", "2026-11-30T09:15:00+08:00",
+        "5,000.00", "1,234,567.89", "5000.00元", "09:15:00", "22:00-08:00", "12345", "4008001234",
+        "(010) 1234", "8:00 – 22:00", "第1.2.3条", "12 CFR 1006.6(b)(1)(i)", "GB/T 45251-2025, 5.3",
+        "E000000088", "L0000109", "138****5678", "6222 **** **** 7890", "1380013800", "138-1234-567",
+    ],
+)
+def test_mask_text_leaves_dates_amounts_times_and_short_numbers_alone(text):
+    assert _unmasked_runs(text) == []  # the independent check agrees there is nothing to mask
+    assert _mask([text]) == [unicodedata.normalize("NFKC", text)]
+
+
+def test_detection_still_follows_the_spec_not_the_wider_masking():
+    texts = ["138.1234.5678", "138–1234–5678", "(138)1234-5678", "138 - 1234 - 5678", "138-1234-5678"]
+    found = pii.find_identifiers(_frame(texts), key="i", text="text")
+    assert found.select("i", "kind").rows() == [(4, "mobile")]
+
+
+_SEPARATOR_RUNS = st.text(st.sampled_from(
+    [" ", "-", ".", "_", "(", ")", "/", "\t", "\u00a0", "\u3000", "\u2009", "\u2013", "\u2014", "\u2012",
+     "\u2015", "\u2212", "\ufe63", "\uff0d", "\u200b", "\u00ad", "\uff08", "\uff09", "\uff0e", "\uff0f"]),
+    min_size=1, max_size=3)
+_DIGIT_GROUPS = st.lists(st.text(st.sampled_from("0123456789０１２３"), min_size=1, max_size=6), min_size=1,
+                         max_size=6)
+
+
+@st.composite
+def _separated_numbers(draw) -> str:
+    groups = draw(_DIGIT_GROUPS)
+    out = groups[0]
+    for g in groups[1:]:
+        out += draw(_SEPARATOR_RUNS) + g
+    prefix = draw(st.sampled_from(["", "+", "+86 ", "号码", "a", "X"]))
+    suffix = draw(st.sampled_from(["", "X", "。", " ok", "5"]))
+    return prefix + out + suffix
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(_separated_numbers(), min_size=1, max_size=3).map("，".join), min_size=1, max_size=10))
+def test_no_run_of_eleven_digits_survives_any_separators_and_length_is_kept(texts):
+    masked = _mask(texts)
+    for original, out in zip(texts, masked, strict=True):
+        assert _unmasked_runs(out) == [], (original, out)
+        assert len(out) == len(unicodedata.normalize("NFKC", original))
+    assert _mask(masked) == masked
+
+
+def test_mask_prefilter_assumption_holds_for_every_code_point():
+    """`mask_frame` skips columns with no value of 11 bytes: that is sound only if no
+    character's NFKC form holds more ASCII digits than the character has UTF-8 bytes."""
+    chars, norm = pii._nfkc_table()
+    assert (norm.str.count_matches("[0-9]") <= chars.str.len_bytes()).all()
+
+
+def test_mask_frame_masks_every_text_column_and_keeps_other_values_as_written():
+    frame = pl.DataFrame({
+        "event_id": ["6222021234567894", "E000000088", "Ｅ１"],
+        "loan_id": ["138.1234.5678", "L0000109", None],
+        "source_file": ["contacts/13912345678.csv", "contacts/part-0.csv", "ｃｏｎｔａｃｔｓ/１.csv"],
+        "row": [1, 2, 13812345678],
+    })
+    out = pii.mask_frame(frame)
+    assert out.to_dict(as_series=False) == {
+        "event_id": ["6222********7894", "E000000088", "Ｅ１"],  # nothing to mask: not even NFKC
+        "loan_id": ["138.****.5678", "L0000109", None],
+        "source_file": ["contacts/139****5678.csv", "contacts/part-0.csv", "ｃｏｎｔａｃｔｓ/１.csv"],
+        "row": [1, 2, 13812345678],  # numbers are not text; reports hold none that are identifiers
+    }
+    plain = pl.DataFrame({"a": ["E000000088", "L0000109"], "b": ["HOURS", None]})
+    assert pii.mask_frame(plain).equals(plain)
+    assert pii.mask_frame(plain.clear()).equals(plain.clear())
+
+
+def test_mask_str_masks_one_value_and_passes_none():
+    assert pii.mask_str("contacts/13912345678.csv") == "contacts/139****5678.csv"
+    assert pii.mask_str("HOURS") == "HOURS"
+    assert pii.mask_str(None) is None
+    assert pii.mask_str(13812345678) == "138****5678"
