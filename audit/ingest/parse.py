@@ -192,7 +192,8 @@ def parse(table: Table, raw: pl.DataFrame, zone: str | None,
     for col in table.columns:
         v, problem = _parse_column(df, table, col, zone, zones)
         if col.kind in ("timestamp", "date"):  # beyond years 1-9999 a (local) date cannot be formed
-            lo, hi, words = (TS_MIN, TS_MAX, _OUTSIDE_TS) if col.kind == "timestamp" else (DATE_MIN, DATE_MAX, _OUTSIDE)
+            lo, hi, words = ((TS_MIN, TS_MAX, _OUTSIDE_TS) if col.kind == "timestamp"
+                             else (DATE_MIN, DATE_MAX, _OUTSIDE))
             out_of_range = v.is_not_null() & ((v < lo) | (v > hi))
             if out_of_range.any():
                 problem = pl.select(pl.when(pl.lit(out_of_range)).then(

@@ -80,7 +80,8 @@ def discover(data_dir: Path, notes: list[str] | None = None) -> dict[str, list[P
                     files.append(p)
             found.setdefault(name, []).extend(files)
             if skipped and notes is not None:
-                shown = ", ".join(skipped[:_SHOWN]) + (f" and {len(skipped) - _SHOWN} more" if len(skipped) > _SHOWN else "")
+                more = len(skipped) - _SHOWN
+                shown = ", ".join(skipped[:_SHOWN]) + (f" and {more} more" if more > 0 else "")
                 notes.append(f"{entry.name}/: skipped {len(skipped)} marker or hidden file(s): {shown}")
         elif entry.is_file() and not _skipped(name) and name.split(".")[0] in TABLES:
             form = _form(name)
@@ -144,10 +145,10 @@ BEYOND = r"^-?[0-9]+ (ms|us|days) from 1970-01-01$"  # how such a value is writt
 def _beyond_calendar(df: pl.DataFrame) -> pl.DataFrame:
     """A Parquet timestamp or date column with a value outside the years 0001-9999, as text.
 
-    Polars stops the process (a Rust panic, not an exception) when it formats
-    or converts such a value, so it must never reach a date function: the
-    value is written as its count from 1970 and rejected with a reason, and
-    the rest of the column keeps its meaning as text.
+    Polars panics when it formats or converts such a value (a PanicException,
+    which `except Exception` does not catch), so it must never reach a date
+    function: the value is written as its count from 1970 and rejected with a
+    reason, and the rest of the column keeps its meaning as text.
     """
     fixes = []
     for name, dtype in df.schema.items():
@@ -162,8 +163,8 @@ def _beyond_calendar(df: pl.DataFrame) -> pl.DataFrame:
         if not df.select(outside.any()).item():
             continue
         inside = df.select(pl.when(~outside).then(pl.col(name)).alias(name))
-        fixes.append(pl.coalesce(pl.lit(_as_text(inside).to_series()),
-                                 pl.when(outside).then(physical.cast(pl.String) + f" {unit} from 1970-01-01")).alias(name))
+        written = pl.when(outside).then(physical.cast(pl.String) + f" {unit} from 1970-01-01")
+        fixes.append(pl.coalesce(pl.lit(_as_text(inside).to_series()), written).alias(name))
     return df.with_columns(fixes) if fixes else df
 
 
