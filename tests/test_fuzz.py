@@ -267,7 +267,11 @@ CASES: dict[str, Case] = {
         {"contacts/a.parquet": parquet(contacts_frame(0)), "contacts/b.csv": csv(OK)}, rows=1, counts={"loaded": 1}),
     "typed parquet timestamps at year 1 load": Case(
         {"contacts.parquet": parquet(contacts_frame(1).with_columns(
-            pl.lit(datetime(1, 1, 1, 12)).dt.replace_time_zone("UTC").alias("ts")))}, rows=1, counts={"loaded": 1}),
+            pl.lit(datetime(1, 1, 2, 12)).dt.replace_time_zone("UTC").alias("ts")))}, rows=1, counts={"loaded": 1}),
+    "typed parquet timestamps within a day of year 0 are rejected (year 0 in some zone)": Case(
+        {"contacts.parquet": parquet(contacts_frame(1).with_columns(
+            pl.lit(datetime(1, 1, 1, 12)).dt.replace_time_zone("UTC").alias("ts")))},
+        rows=1, counts={"rejected": 1}, reason="outside"),
 }
 
 # Cases that showed bugs; each now pins the fix. STILL_OPEN lists those not fixed yet.
@@ -353,7 +357,7 @@ ROW_CASES = [
     ("padded-enum", "loaded", "", "padded-enum,L1,2026-11-05T10:00:00+08:00, sms ,borrower,,A1,,,"),
     ("naive-ts", "loaded", "", "naive-ts,L1,2026-11-05 10:00:00,call,borrower,,,,,"),
     ("z-ts", "loaded", "", "z-ts,L1,2026-11-05T02:00:00Z,call,borrower,,,,,"),
-    ("year-0001", "loaded", "", "year-0001,L1,0001-01-01T12:00:00+00:00,call,borrower,,,,,"),
+    ("year-0001", "loaded", "", "year-0001,L1,0001-01-02T12:00:00+00:00,call,borrower,,,,,"),
     ("int-as-float", "loaded", "", "int-as-float,L1,2026-11-05T10:00:00+08:00,call,borrower,,,,12.0,"),
     ("nul-content", "loaded", "", "nul-content,L1,2026-11-05T10:00:00+08:00,sms,borrower,,,,,a\x00b"),
     ("crlf-content", "loaded", "", 'crlf-content,L1,2026-11-05T10:00:00+08:00,sms,borrower,,,,,"line1\r\nline2"'),
