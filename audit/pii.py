@@ -439,8 +439,8 @@ def mask_kept(expr: pl.Expr) -> pl.Expr:
     """
     text = expr.cast(pl.String)
     normal, masked = _masked_or_null(text)
-    # a long run is always masked, so this says whether masking changes the value
-    # (without reading `masked` twice: nothing here is computed only once for us)
+    # a long run is always masked, so this says whether masking changes the value;
+    # `masked` is referenced once only, since a second reference would tokenise again
     return pl.when(normal.str.contains(_LONG_RUN)).then(masked).otherwise(text)
 
 
