@@ -125,7 +125,7 @@ def test_diff_examples_are_masked_and_markdown_cannot_carry_markup_from_the_data
 def test_diff_needs_exactly_one_source_of_data(tmp_path, dpd_data):
     assert _run("policy", "diff", DEFAULT_YAML, DEFAULT_YAML).exit_code == 2
     r = _run("policy", "diff", DEFAULT_YAML, DEFAULT_YAML, "--db", tmp_path / "none.duckdb")
-    assert r.exit_code == 2 and "no such store" in r.output
+    assert r.exit_code == 2 and "no store at" in r.output
 
 
 def test_diff_reads_a_store_as_well_as_a_dataset(tmp_path, dpd_data):
