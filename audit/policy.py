@@ -20,7 +20,7 @@ from typing import Annotated, Literal
 
 import pydantic
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 from .errors import PolicyError
 from .timezones import is_zone
@@ -89,6 +89,7 @@ class ContactHours(_Strict):
     start: time
     end: time
     channels: list[Channel] | None = None
+    end_inclusive: StrictBool = False  # Regulation F: only times *after* 9 p.m. are inconvenient
 
     @field_validator("start", "end", mode="before")
     @classmethod
@@ -113,9 +114,16 @@ class FrequencyLimit(_Strict):
     recipient_types: list[RecipientType] | None = None
     channels: list[Channel] | None = None
     outcomes: list[Outcome] | None = None
+    exclude_outcomes: list[Outcome] | None = None
     per: Literal["loan", "recipient"]
     window: Literal["day", "7d", "7_days", "all"]
     max: NonNegInt
+
+    @model_validator(mode="after")
+    def _one_outcome_filter(self) -> "FrequencyLimit":
+        if self.outcomes is not None and self.exclude_outcomes is not None:
+            raise ValueError("outcomes and exclude_outcomes together: give one of them")
+        return self
 
     @field_validator("id")
     @classmethod
@@ -142,6 +150,9 @@ class DoNotContact(_Strict):
 
 class QuietAfterConversation(_Strict):
     days: PosInt = 7
+    # Calls with these outcomes were not placed (Regulation F 1006.14(b)(3)(ii): not connected to the
+    # dialed number), so they are not flagged; an extension of SPEC §4b, see docs/decisions.md.
+    exclude_outcomes: list[Outcome] | None = None
 
 
 class Rules(_Strict):

@@ -27,7 +27,7 @@ from .engine import AuditResult, run_audit
 from .errors import AuditError, PolicyError, UsageError
 from .ingest import load_dataset
 from .policy import BUILTIN_PREFIX, SEVERITY_RANK, Policy, load_policy, parse_policy, problems_of
-from .reports.html import describe_rules
+from .reports.methodology import describe_rules
 from .reports.tables import masked_violations
 from .schemas import TABLES
 from .store import connect

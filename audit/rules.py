@@ -74,18 +74,21 @@ def sql_rules(policy: Policy, *, has_emergency_contacts: bool) -> list[Rule]:
     if r.contact_hours is not None:
         h = r.contact_hours
         rules.append(Rule("HOURS", "hours", {
-            "start_s": _seconds(h.start), "end_s": _seconds(h.end),
-            "window_text": f"{h.start:%H:%M}-{h.end:%H:%M}", "channels": _list(h.channels)}))
+            "start_s": _seconds(h.start), "end_s": _seconds(h.end), "end_inclusive": h.end_inclusive,
+            "window_text": f"{h.start:%H:%M}-{h.end:%H:%M}" + (f" ({h.end:%H:%M} itself allowed)" if h.end_inclusive else ""),
+            "channels": _list(h.channels)}))
     for f in r.frequency or []:
         rules.append(Rule(f.id, "frequency", {
             "recipient_types": _list(f.recipient_types), "channels": _list(f.channels),
-            "outcomes": _list(f.outcomes), "per": f.per, "window": f.window, "max": f.max,
+            "outcomes": _list(f.outcomes), "exclude_outcomes": _list(f.exclude_outcomes),
+            "per": f.per, "window": f.window, "max": f.max,
         }))
     if r.do_not_contact is not None:
         rules.append(Rule("DNC", "dnc", {"recipient_types": _list(r.do_not_contact.recipient_types)}))
     if r.quiet_after_conversation is not None:
         rules.append(Rule("QUIET-AFTER-CONVERSATION", "quiet_after_conversation",
-                          {"days": r.quiet_after_conversation.days}))
+                          {"days": r.quiet_after_conversation.days,
+                           "exclude_outcomes": _list(r.quiet_after_conversation.exclude_outcomes)}))
     return rules
 
 

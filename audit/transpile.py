@@ -15,7 +15,7 @@ import sqlglot
 from sqlglot import exp
 
 # Parameters whose NULL means "all": Spark needs the NULL typed as an array.
-LIST_PARAMS = frozenset({"recipient_types", "channels", "outcomes"})
+LIST_PARAMS = frozenset({"recipient_types", "channels", "outcomes", "exclude_outcomes"})
 
 
 def _literal(name: str, value) -> exp.Expression:

@@ -159,6 +159,8 @@ def frequency(c: pd.DataFrame, f: dict, out: list) -> None:
         m = m[m["channel"].isin(f["channels"])]
     if f.get("outcomes"):
         m = m[m["outcome"].isin(f["outcomes"])]
+    if f.get("exclude_outcomes"):
+        m = m[~m["outcome"].isin(f["exclude_outcomes"])]  # an empty outcome (NaN) is not in the list: counted
     m = m.assign(grp=m["loan_id"] if f["per"] == "loan" else m["recipient"]).dropna(subset=["grp"])
     if f["window"] == "day":
         n = m.groupby(["grp", "local_date"]).cumcount() + 1
@@ -260,7 +262,11 @@ def main(data: str, policy_path: str, out_path: str) -> None:
         scope = c if not h.get("channels") else c[c["channel"].isin(h["channels"])]
         clock = scope["local"].dt.hour * 3600 + scope["local"].dt.minute * 60 + scope["local"].dt.second
         start, end = seconds(h["start"]), seconds(h["end"])
-        outside = (clock < start) | (clock >= end) if start < end else (clock < start) & (clock >= end)
+        if h.get("end_inclusive"):
+            after = (clock > end) | ((clock == end) & (scope["local"].dt.microsecond > 0))
+        else:
+            after = clock >= end
+        outside = (clock < start) | after if start < end else (clock < start) & after
         flag(out, "HOURS", scope.loc[outside, "event_id"])
     for f in rules.get("frequency") or []:
         frequency(c, f, out)
@@ -276,6 +282,8 @@ def main(data: str, policy_path: str, out_path: str) -> None:
             columns={"local_date": "talk_date"})
         m = pd.merge_asof(calls, talks, on="ts", by="loan_id", allow_exact_matches=False)
         near = (m["local_date"] - m["talk_date"]).dt.days <= quiet["days"] - 1
+        if quiet.get("exclude_outcomes"):
+            near &= ~m["outcome"].isin(quiet["exclude_outcomes"])
         flag(out, "QUIET-AFTER-CONVERSATION", m.loc[near, "event_id"])
     text_rules(c, rules.get("pii"), rules.get("disclosure"), out)
     result = pd.DataFrame(out, columns=["rule_id", "event_id"]).drop_duplicates()

@@ -7,6 +7,8 @@
 --   7_days  local date in [d - 6, d]
 --   all     the whole history
 -- Parameters: $recipient_types, $channels, $outcomes (VARCHAR[] or NULL = all),
+--             $exclude_outcomes (VARCHAR[] or NULL = none: contacts with these
+--             outcomes are neither counted nor flagged; an empty outcome counts),
 --             $per ('loan' | 'recipient'), $window, $max
 WITH matching AS (
     SELECT event_id, ts_us, local_date, local_day, zone, judged,
@@ -15,6 +17,7 @@ WITH matching AS (
     WHERE ($recipient_types IS NULL OR list_contains($recipient_types, recipient_type))
       AND ($channels IS NULL OR list_contains($channels, channel))
       AND ($outcomes IS NULL OR list_contains($outcomes, outcome))
+      AND ($exclude_outcomes IS NULL OR outcome IS NULL OR NOT list_contains($exclude_outcomes, outcome))
 ),
 ranked AS (
     SELECT *,

@@ -107,10 +107,13 @@ def violations(con, policy) -> set[tuple[str, str]]:
         h = r.contact_hours
         if h is not None and _in(h.channels, c["channel"]):
             t = c["local"].time().replace(tzinfo=None)
-            inside = h.start <= t < h.end if h.start < h.end else (t >= h.start or t < h.end)
+            before_end = t <= h.end if h.end_inclusive else t < h.end
+            inside = h.start <= t and before_end if h.start < h.end else (t >= h.start or before_end)
             if not inside:
                 out.add(("HOURS", c["event_id"]))
-        if r.quiet_after_conversation is not None and c["channel"] == "call" and c["recipient_type"] == "borrower":
+        q = r.quiet_after_conversation
+        if (q is not None and c["channel"] == "call" and c["recipient_type"] == "borrower"
+                and not (q.exclude_outcomes and c["outcome"] in q.exclude_outcomes)):
             days = r.quiet_after_conversation.days
             for x in earlier:
                 if (x["channel"] == "call" and x["recipient_type"] == "borrower" and x["outcome"] == "connected"
@@ -129,7 +132,9 @@ def violations(con, policy) -> set[tuple[str, str]]:
     for f in r.frequency or []:
         groups = defaultdict(list)
         for c in s.contacts:
-            if _in(f.recipient_types, c["recipient_type"]) and _in(f.channels, c["channel"]) and _in(f.outcomes, c["outcome"]):
+            excluded = f.exclude_outcomes is not None and c["outcome"] in f.exclude_outcomes
+            if (_in(f.recipient_types, c["recipient_type"]) and _in(f.channels, c["channel"])
+                    and _in(f.outcomes, c["outcome"]) and not excluded):
                 groups[c["loan_id"] if f.per == "loan" else c["recipient"]].append(c)
         for members in groups.values():
             members.sort(key=_key)
