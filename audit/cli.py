@@ -181,7 +181,9 @@ def run(db, data, policy, out, zone, encoding, fail_on, since, until, lock_timeo
     _say(f"{v.height} violation(s) in {result.contacts_judged} contact(s) judged; reports in {out}")
     for rule_id, n in sorted(v.group_by("rule_id").len().iter_rows()):
         _say(f"  {rule_id:<28}{n:>8}")
-    for note in result.notes:
+    from . import pii
+
+    for note in pii.mask_strings(result.notes + (result.load.notes if result.load is not None else [])):
         _say(f"note: {note}")
     if junit:
         from .reports.junit import run_junit

@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 
 import duckdb
 
-from .. import __version__
+from .. import __version__, pii
 from ..schemas import LOAD_ORDER, SQL_TYPE, TABLES
 from .target import PARTIAL_MARK
 
@@ -131,8 +131,8 @@ def manifest(result, out: Path) -> dict:
     return {
         "manifest_version": MANIFEST_VERSION,
         "tool": {"name": "contact-audit", "version": __version__},
-        "policy": {"id": policy.policy_id, "version": policy.version, "source": policy.source,
-                   "sha256": policy.sha256},
+        "policy": {"id": pii.mask_str(policy.policy_id), "version": pii.mask_str(policy.version),
+                   "source": pii.mask_str(policy.source), "sha256": policy.sha256},
         "input": getattr(result, "fingerprint", None) or None,
         "run": {
             "since": result.since.isoformat() if result.since else None,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import polars as pl
 
-from .. import __version__
+from .. import __version__, pii
 from ..engine import AuditResult
 
 SEVERITIES = ("low", "medium", "high", "critical")
@@ -24,11 +24,11 @@ def summary(result: AuditResult) -> dict:
         tables = {name: c.as_dict() for name, c in result.load.counts.items()}
     return {
         "tool": {"name": "contact-audit", "version": __version__},
-        "policy": {
-            "id": result.policy.policy_id,
-            "version": result.policy.version,
+        "policy": {  # id, version and path come from the user: masked like every report value
+            "id": pii.mask_str(result.policy.policy_id),
+            "version": pii.mask_str(result.policy.version),
             "sha256": result.policy.sha256,
-            "source": result.policy.source,
+            "source": pii.mask_str(result.policy.source),
         },
         "period": {
             "since": result.since.isoformat() if result.since else None,
@@ -39,7 +39,7 @@ def summary(result: AuditResult) -> dict:
         "tables": tables,
         "contacts_judged": result.contacts_judged,
         "violations": {"total": v.height, "by_rule": by_rule, "by_severity": by_sev},
-        "notes": result.notes + (result.load.notes if result.load is not None else []),
+        "notes": pii.mask_strings(result.notes + (result.load.notes if result.load is not None else [])),
     }
 
 
