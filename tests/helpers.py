@@ -65,3 +65,54 @@ def flagged(root: Path, rules: dict, **kwargs) -> dict[str, set[str]]:
     for rule_id, event_id in result.violations.select("rule_id", "event_id").iter_rows():
         out.setdefault(rule_id, set()).add(event_id)
     return out
+
+
+# ------------------------------------------------------------------ Hypothesis: how many examples, and what they reached
+
+def examples(ci: int, local: int) -> int:
+    """max_examples for a property: `ci` when CI is set (the test command in CI), `local` otherwise.
+
+    AUDIT_FUZZ_EXAMPLES=N overrides both (a deeper search, e.g. a nightly job).
+    """
+    import os
+
+    if os.environ.get("AUDIT_FUZZ_EXAMPLES"):
+        return int(os.environ["AUDIT_FUZZ_EXAMPLES"])
+    return ci if os.environ.get("CI") else local
+
+
+class Reach:
+    """What the drawn cases of one property reached: a count per label, over the examples run.
+
+    A property test calls `case()` once per example and `saw(label)` for each
+    thing the example reached ("contacts loaded", "violations"); `check()`
+    then asserts that at least `share` of the examples reached each required
+    label, so a strategy that drifts into trivial cases fails the test. Every
+    Reach is listed in pytest's closing summary (tests/conftest.py).
+    """
+
+    registry: list["Reach"] = []
+
+    def __init__(self, name: str):
+        self.name, self.examples, self.counts = name, 0, {}
+        Reach.registry.append(self)
+
+    def case(self) -> None:
+        self.examples += 1
+
+    def saw(self, label: str, yes: bool = True) -> None:
+        if yes:
+            self.counts[label] = self.counts.get(label, 0) + 1
+
+    def share(self, label: str) -> float:
+        return self.counts.get(label, 0) / self.examples if self.examples else 0.0
+
+    def check(self, **required: float) -> None:
+        assert self.examples, f"{self.name}: no example ran"
+        low = {label: f"{self.share(label):.0%} < {want:.0%}" for label, want in required.items()
+               if self.share(label) < want}
+        assert not low, f"{self.name}: too few drawn cases reached {low} ({self})"
+
+    def __str__(self) -> str:
+        parts = ", ".join(f"{label} {n}/{self.examples}" for label, n in sorted(self.counts.items()))
+        return f"{self.name}: {self.examples} examples; {parts}"

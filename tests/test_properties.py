@@ -1,17 +1,26 @@
-"""Idempotence, property-based: how a dataset is cut into loads, and in which format, never changes the result.
+"""Properties over drawn datasets: the engine equals the loop oracle, and how a dataset is cut into loads,
+or in which format, never changes the result.
 
-Hypothesis draws small datasets (a few borrowers, loans, instalments and
-contacts) mixing valid values, invalid ones (bad dates, amounts, enums,
-unknown references, impossible timestamps), odd-but-valid spellings (enum
-case, `+08:00` vs `Z`, `1` vs `1.0`) and repeated keys. Then:
+The datasets are valid first, then broken a little, so that almost every
+drawn case loads contacts and breaks rules (each test counts what its cases
+reached, asserts the shares, and pytest's closing summary lists them):
 
-- one load, or the same rows cut into random batches loaded in random order
-  (reference tables - borrowers, loans, emergency contacts - in every
-  batch; contacts and instalments split), gives the same store and the same
-  violations;
-- loading the same files again, or the same day again in another format,
-  changes nothing and counts every accepted row as a duplicate;
-- a nightly load of changed instalments updates exactly those.
+- `sample_cases`: the sample generator with a drawn seed, size and format,
+  plus drawn contacts placed at window boundaries of existing ones (0 s, 1 s,
+  an hour, a day, 6 and 7 days, 168 hours either side), drawn instalments that
+  move the days past due, identical and conflicting copies of stored events,
+  and a few invalid rows. The engine must equal tests/oracle.py, which reads
+  the same files and the policy YAML itself, under every shipped policy and
+  a tight policy that switches every rule on with small limits; and the
+  loader's store must equal the oracle's reading of the files.
+- `datasets`: a few borrowers, loans, instalments and contacts of valid
+  values (odd-but-valid spellings: enum case, `+08:00` vs `Z`, `1` vs `1.0`)
+  with some rows mutated to invalid values (bad dates, amounts, enums,
+  unknown references, impossible timestamps) and repeated keys. Then one
+  load equals the same rows cut into random batches loaded in random order;
+  loading the same files again, or the same day in another format, changes
+  nothing and counts every accepted row as a duplicate; a nightly load of
+  changed instalments updates exactly those.
 
 Repeated keys come in two kinds. Identical copies (equal once parsed) may be
 cut into different batches. Conflicting copies (same key, different values)
@@ -19,63 +28,90 @@ stay in one batch: SPEC §1 makes their fate depend on the cut on purpose
 (all rejected within one load; across loads an event keeps the first and a
 snapshot row takes the last), so that case is pinned by examples in
 test_ingest.py instead.
+
+Examples: the Hypothesis profile (tests/conftest.py) gives more with CI set;
+AUDIT_FUZZ_EXAMPLES=N overrides.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-import os
 import tempfile
 from pathlib import Path
 
 import polars as pl
-from hypothesis import HealthCheck, given, settings
+import yaml
+from hypothesis import given, settings, target
 from hypothesis import strategies as st
 
+import oracle
 from audit import store
 from audit.engine import run_audit
 from audit.ingest import load_dataset
-from audit.policy import load_policy
+from audit.policy import load_policy, parse_policy
+from audit.sample import generate
 from audit.schemas import TABLES
+from helpers import Reach, examples
 
 ZONE = "Asia/Shanghai"   # naive timestamps in the drawn data are wall-clock time here
 POLICY = load_policy()  # the built-in default
-# AUDIT_FUZZ_EXAMPLES=500 searches deeper (a nightly job); the default keeps this file under a minute.
-SETTINGS = settings(max_examples=int(os.environ.get("AUDIT_FUZZ_EXAMPLES", "12")), deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 FORMATS = ("csv", "jsonl", "parquet")
+ROOT = Path(__file__).resolve().parents[1]
 
 BORROWER_IDS = ["B1", "B2", "B3"]
 LOAN_IDS = ["L1", "L2", "L3", "L4"]
 
-# ------------------------------------------------------------------ value pools
 
-zones = st.sampled_from([ZONE, "America/New_York", "Europe/London", None, "Mars/Olympus"])
-principals = st.sampled_from(["10000.00", "5000", "0", None, "-1", "1.234", "abc"])
-due_dates = st.sampled_from(["2026-10-01", "2026-10-25", "2026-11-01", "2026-11-20", "2026-02-30", "11/01/2026"])
-amounts = st.sampled_from(["1000.00", "1000", "250.5", "0", "-5", "1.005", "1e3"])
+# Valid values, and for each column the invalid ones a row may be spoilt with (one row in five).
+zones = st.sampled_from([ZONE, "America/New_York", "Europe/London", None])
+principals = st.sampled_from(["10000.00", "5000", "1000.0", None])
+due_dates = st.sampled_from(["2026-10-01", "2026-10-25", "2026-11-01", "2026-11-04", "2026-11-20"])
+amounts = st.sampled_from(["1000.00", "1000", "250.5", "10000"])
 # (instant, equivalent spellings of it): copies of one row may use any of them.
 INSTANTS = [
-    ("2026-11-05T10:00:00+08:00", "2026-11-05T02:00:00Z", "2026-11-05 10:00:00+0800", "2026-11-05 10:00:00"),
     ("2026-11-05T23:30:00+08:00", "2026-11-05T15:30:00+00:00", "2026-11-05T23:30+08:00"),
+    ("2026-11-05T10:00:00+08:00", "2026-11-05T02:00:00Z", "2026-11-05 10:00:00+0800", "2026-11-05 10:00:00"),
+    ("2026-11-05T23:30:01+08:00", "2026-11-05T15:30:01Z"),
+    ("2026-11-06T10:00:00+08:00", "2026-11-06T02:00:00Z"),
     ("2026-11-08T09:15:00+08:00", "2026-11-08T01:15:00Z"),
     ("2026-11-09T07:59:59+08:00", "2026-11-08T23:59:59Z", "2026-11-09 07:59:59"),
     ("2026-11-12T12:00:00.250+08:00", "2026-11-12T04:00:00.25Z"),
+    ("2026-11-12T10:00:00+08:00", "2026-11-12T02:00:00Z"),
     ("2026-11-20T20:00:00-05:00", "2026-11-21T01:00:00Z"),
 ]
 BAD_TIMESTAMPS = ["2026-02-30T10:00:00+08:00", "yesterday", "2026-11-05T25:00:00+08:00", "1e20"]
-channels = st.sampled_from(["call", "sms", "email", "CALL", "Sms", "fax", None])
-recipient_types = st.sampled_from(["borrower", "borrower", "emergency_contact", "third_party", "Third_Party", "alien"])
-recipient_ids = st.sampled_from([None, "K1", "K2", "X9"])
-outcomes = st.sampled_from([None, "no_answer", "connected", "delivered", "NO_ANSWER", "teleported"])
-durations = st.sampled_from([None, "30", "12.0", "-1", "1.5"])
+channels = st.sampled_from(["call", "call", "sms", "email", "CALL", "Sms"])
+recipient_types = st.sampled_from(["third_party", "borrower", "borrower", "emergency_contact", "Third_Party"])
+recipient_ids = st.sampled_from(["K1", "K2", "X9"])
+outcomes = st.sampled_from([None, "no_answer", "connected", "delivered", "NO_ANSWER", "do_not_contact"])
+durations = st.sampled_from([None, "30", "12.0"])
 contents = st.sampled_from([None, "hi", "您的欠款 1000 元已逾期", "请回电 13812345678", "  ", "=1+2"])
+SPOILT = {
+    "borrowers": {"timezone": ["Mars/Olympus"], "borrower_id": [None]},
+    "loans": {"borrower_id": ["B404"], "principal": ["-1", "1.234", "abc"]},
+    "emergency_contacts": {"borrower_id": ["B404"], "contact_id": [None]},
+    "installments": {"loan_id": ["L404"], "seq": ["0", "x"], "due_date": ["2026-02-30", "11/01/2026"],
+                     "amount_due": ["0", "-5", "1.005", "1e3"], "paid_at": ["soon"]},
+    "contacts": {"loan_id": ["L404"], "ts": BAD_TIMESTAMPS, "channel": ["fax", None], "recipient_type": ["alien"],
+                 "outcome": ["teleported"], "duration_s": ["-1", "1.5"]},
+}
 
 
-def _ts_spelling(draw, allow_bad=True, allow_null=False):
-    """(canonical instant index or None, a chooser giving one spelling per copy)."""
-    options = ["good"] + (["bad"] if allow_bad else []) + (["null"] if allow_null else [])
-    kind = draw(st.sampled_from(options))
+def _spoil(draw, table: str, row: dict, first: bool = False) -> dict:
+    """The row as it is four times in five; otherwise with one column given an invalid value.
+
+    The first row of a table is never spoilt, so that every case has a loan and a contact to judge.
+    """
+    if first or not draw(st.sampled_from([False, False, False, False, True]), label="spoilt"):
+        return row
+    column = draw(st.sampled_from(sorted(SPOILT[table])))
+    return {**row, column: draw(st.sampled_from(SPOILT[table][column]))}
+
+
+def _ts_spelling(draw, allow_null=False):
+    """A chooser giving one spelling per copy of one instant (or null)."""
+    kind = draw(st.sampled_from(["good", "null", "null"] if allow_null else ["good"]))
     if kind == "good":
         i = draw(st.integers(0, len(INSTANTS) - 1))
         return lambda d: d(st.sampled_from(INSTANTS[i]))
@@ -104,45 +140,54 @@ def _amount_spelling(value):
 @st.composite
 def datasets(draw):
     """{table: [groups]}; a group is a list of copies of one key (identical once parsed, or conflicting)."""
-    borrowers = [{"borrower_id": b, "timezone": draw(zones), "phone": draw(st.sampled_from([None, "13812345678"]))}
-                 for b in draw(st.lists(st.sampled_from(BORROWER_IDS), min_size=1, max_size=3, unique=True))]
-    loans = [{"loan_id": lid, "borrower_id": draw(st.sampled_from(BORROWER_IDS + ["B404"])),
-              "principal": draw(principals)}
-             for lid in draw(st.lists(st.sampled_from(LOAN_IDS), min_size=1, max_size=4, unique=True))]
-    emergency = [{"borrower_id": b, "contact_id": k, "relationship": "sibling"}
-                 for b, k in draw(st.lists(st.tuples(st.sampled_from(BORROWER_IDS + ["B404"]),
-                                                     st.sampled_from(["K1", "K2"])), max_size=3, unique=True))]
+    borrowers = [_spoil(draw, "borrowers", {"borrower_id": b, "timezone": draw(zones),
+                                            "phone": draw(st.sampled_from([None, "13812345678"]))}, i == 0)
+                 for i, b in enumerate(draw(st.lists(st.sampled_from(BORROWER_IDS), min_size=1, max_size=3,
+                                                     unique=True)))]
+    known = [b["borrower_id"] for b in borrowers if b["borrower_id"] and b["timezone"] != "Mars/Olympus"]
+    loans = [_spoil(draw, "loans", {"loan_id": lid, "borrower_id": draw(st.sampled_from(known)),
+                                    "principal": draw(principals)}, i == 0)
+             for i, lid in enumerate(draw(st.lists(st.sampled_from(LOAN_IDS), min_size=1, max_size=4, unique=True)))]
+    loan_ids = [r["loan_id"] for r in loans]
+    emergency = [_spoil(draw, "emergency_contacts", {"borrower_id": b, "contact_id": k, "relationship": "sibling"})
+                 for b, k in draw(st.lists(st.tuples(st.sampled_from(known), st.sampled_from(["K1", "K2"])),
+                                           max_size=3, unique=True))]
 
-    inst_keys = draw(st.lists(st.tuples(st.sampled_from(LOAN_IDS + ["L404"]), st.integers(0, 3)),
+    inst_keys = draw(st.lists(st.tuples(st.sampled_from(loan_ids), st.integers(1, 3)),
                               min_size=1, max_size=6, unique=True))
     installments = []
     for loan_id, seq in inst_keys:
         due, amount = draw(due_dates), draw(amounts)
         paid = _ts_spelling(draw, allow_null=True)
         seq_s, amount_s = _seq_spelling(seq), _amount_spelling(amount)
-        copies = draw(st.integers(1, 3))
+        copies = draw(st.sampled_from([1, 1, 1, 2, 3]))
         conflict = copies > 1 and draw(st.booleans())
         group = []
+        spoilt = _spoil(draw, "installments", {})
         for c in range(copies):
             row = {"loan_id": loan_id, "seq": seq_s(draw), "due_date": due, "amount_due": amount_s(draw),
-                   "paid_at": paid(draw)}
+                   "paid_at": paid(draw), **spoilt}
             if conflict and c > 0:
                 row["due_date"] = "2026-12-0" + str(c)
             group.append(row)
         installments.append((conflict, group))
 
     contacts = []
-    for n in range(draw(st.integers(1, 8))):
-        base = {"event_id": f"e{n}", "loan_id": draw(st.sampled_from(LOAN_IDS + ["L404"])),
-                "recipient_id": draw(recipient_ids), "agent_id": draw(st.sampled_from([None, "A1", "@A2"])),
+    for n in range(draw(st.integers(2, 12))):
+        rt = draw(recipient_types)
+        base = {"event_id": f"e{n}", "loan_id": draw(st.sampled_from(loan_ids[:1] if n == 0 else loan_ids)),
+                "recipient_id": draw(recipient_ids) if (rt or "").lower() != "borrower" else None,
+                "agent_id": draw(st.sampled_from([None, "A1", "@A2"])),
                 "duration_s": draw(durations), "content": draw(contents)}
         ts = _ts_spelling(draw)
-        ch, rt, oc = (_enum_spelling(draw(s)) for s in (channels, recipient_types, outcomes))
-        copies = draw(st.integers(1, 3))
-        conflict = copies > 1 and draw(st.booleans())
+        ch, rt, oc = _enum_spelling(draw(channels)), _enum_spelling(rt), _enum_spelling(draw(outcomes))
+        copies = draw(st.sampled_from([1, 1, 1, 2, 3]))
+        conflict = copies > 1 and n > 0 and draw(st.booleans())
         group = []
+        spoilt = _spoil(draw, "contacts", {}, n == 0)
         for c in range(copies):
-            row = {**base, "ts": ts(draw), "channel": ch(draw), "recipient_type": rt(draw), "outcome": oc(draw)}
+            row = {**base, "ts": ts(draw), "channel": ch(draw), "recipient_type": rt(draw), "outcome": oc(draw),
+                   **spoilt}
             if conflict and c > 0:
                 row["content"] = f"version {c}"
             group.append(row)
@@ -215,83 +260,114 @@ def rejected_multiset(results, tables=("contacts", "installments")) -> list[tupl
     return sorted(rows)
 
 
-# ------------------------------------------------------------------ properties
+# ------------------------------------------------------------------ properties of loading
 
-@SETTINGS
-@given(ds=datasets(), data=st.data())
-def test_loading_in_one_batch_or_in_random_batches_gives_the_same_store_and_violations(ds, data):
-    with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
-        tmp = Path(tmp)
-        fmt = data.draw(st.fixed_dictionaries({t: st.sampled_from(FORMATS) for t in TABLES}), label="formats")
-        one = store.connect()
-        whole = load_dataset(one, write_batch(tmp / "whole", ds, all_rows(ds["contacts"]),
-                                              all_rows(ds["installments"]), fmt), timezone_name=ZONE)
-
-        k = data.draw(st.integers(2, 4), label="batches")
-        contacts, installments = [[] for _ in range(k)], [[] for _ in range(k)]
-        for table, buckets in (("contacts", contacts), ("installments", installments)):
-            for i, (conflict, group) in enumerate(ds[table]):
-                if i == 0:  # the first load must bring rows of every required table
-                    buckets[0].extend(group)
-                elif conflict:  # conflicting copies stay together (see the module docstring)
-                    buckets[data.draw(st.integers(0, k - 1))].extend(group)
-                else:
-                    for row in group:
-                        buckets[data.draw(st.integers(0, k - 1))].append(row)
-        split = store.connect()
-        results = []
-        for b in range(k):
-            order = data.draw(st.permutations(range(len(contacts[b]))), label="contact order")
-            fmts = data.draw(st.fixed_dictionaries({t: st.sampled_from(FORMATS) for t in TABLES}), label="formats")
-            root = write_batch(tmp / f"batch{b}", ds, [contacts[b][i] for i in order], installments[b], fmts)
-            results.append(load_dataset(split, root, timezone_name=ZONE))
-
-        assert_same_store(snapshot(one), snapshot(split))
-        assert violations(one).equals(violations(split))
-        # Each contact and instalment row was read once either way, and met the same fate.
-        for table in ("contacts", "installments"):
-            assert sum(r.counts[table].read for r in results) == whole.counts[table].read
-        assert rejected_multiset(results) == rejected_multiset([whole])
-        for r in [whole, *results]:
-            for c in r.counts.values():
-                assert c.read == c.loaded + c.updated + c.duplicates + c.rejected
+def _reached(reach: Reach, result, v: pl.DataFrame) -> None:
+    reach.case()
+    reach.saw("contacts loaded", result.counts["contacts"].loaded > 0)
+    reach.saw("violations", v.height > 0)
+    reach.saw("rows rejected", sum(c.rejected for c in result.counts.values()) > 0)
+    target(float(v.height), label="violations")
 
 
-@SETTINGS
-@given(ds=datasets(), fmt=st.sampled_from(FORMATS))
-def test_loading_the_same_files_twice_changes_nothing_and_counts_duplicates(ds, fmt):
-    with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
-        root = write_batch(Path(tmp), ds, all_rows(ds["contacts"]), all_rows(ds["installments"]),
-                           dict.fromkeys(TABLES, fmt))
-        con = store.connect()
-        first = load_dataset(con, root, timezone_name=ZONE)
-        before, v_before = snapshot(con), violations(con)
-        second = load_dataset(con, root, timezone_name=ZONE)
-        assert_same_store(before, snapshot(con))
-        assert violations(con).equals(v_before)
-        for name, c in second.counts.items():
-            assert (c.loaded, c.updated) == (0, 0), name
-            assert c.rejected == first.counts[name].rejected, name
-            assert c.duplicates == c.read - c.rejected, name
+def test_loading_in_one_batch_or_in_random_batches_gives_the_same_store_and_violations():
+    reach = Reach("one batch or random batches")
+
+    @settings(max_examples=examples(ci=30, local=8))
+    @given(ds=datasets(), data=st.data())
+    def check(ds, data):
+        with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
+            tmp = Path(tmp)
+            fmt = data.draw(st.fixed_dictionaries({t: st.sampled_from(FORMATS) for t in TABLES}), label="formats")
+            one = store.connect()
+            whole = load_dataset(one, write_batch(tmp / "whole", ds, all_rows(ds["contacts"]),
+                                                  all_rows(ds["installments"]), fmt), timezone_name=ZONE)
+
+            k = data.draw(st.integers(2, 4), label="batches")
+            contacts, installments = [[] for _ in range(k)], [[] for _ in range(k)]
+            for table, buckets in (("contacts", contacts), ("installments", installments)):
+                for i, (conflict, group) in enumerate(ds[table]):
+                    if i == 0:  # the first load must bring rows of every required table
+                        buckets[0].extend(group)
+                    elif conflict:  # conflicting copies stay together (see the module docstring)
+                        buckets[data.draw(st.integers(0, k - 1))].extend(group)
+                    else:
+                        for row in group:
+                            buckets[data.draw(st.integers(0, k - 1))].append(row)
+            split = store.connect()
+            results = []
+            for b in range(k):
+                order = data.draw(st.permutations(range(len(contacts[b]))), label="contact order")
+                fmts = data.draw(st.fixed_dictionaries({t: st.sampled_from(FORMATS) for t in TABLES}),
+                                 label="formats")
+                root = write_batch(tmp / f"batch{b}", ds, [contacts[b][i] for i in order], installments[b], fmts)
+                results.append(load_dataset(split, root, timezone_name=ZONE))
+
+            assert_same_store(snapshot(one), snapshot(split))
+            v = violations(one)
+            assert v.equals(violations(split))
+            _reached(reach, whole, v)
+            # Each contact and instalment row was read once either way, and met the same fate.
+            for table in ("contacts", "installments"):
+                assert sum(r.counts[table].read for r in results) == whole.counts[table].read
+            assert rejected_multiset(results) == rejected_multiset([whole])
+            for r in [whole, *results]:
+                for c in r.counts.values():
+                    assert c.read == c.loaded + c.updated + c.duplicates + c.rejected
+
+    check()
+    reach.check(**{"contacts loaded": 0.8, "violations": 0.6})
 
 
-@SETTINGS
-@given(ds=datasets(), fmts=st.permutations(FORMATS))
-def test_the_same_day_again_in_another_format_changes_nothing(ds, fmts):
-    with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
-        con = store.connect()
-        rows = all_rows(ds["contacts"]), all_rows(ds["installments"])
-        first = load_dataset(con, write_batch(Path(tmp) / fmts[0], ds, *rows, dict.fromkeys(TABLES, fmts[0])),
-                             timezone_name=ZONE)
-        before, v_before = snapshot(con), violations(con)
-        for fmt in fmts[1:]:
-            again = load_dataset(con, write_batch(Path(tmp) / fmt, ds, *rows, dict.fromkeys(TABLES, fmt)),
+def test_loading_the_same_files_twice_changes_nothing_and_counts_duplicates():
+    reach = Reach("the same files twice")
+
+    @settings(max_examples=examples(ci=15, local=5))
+    @given(ds=datasets(), fmt=st.sampled_from(FORMATS))
+    def check(ds, fmt):
+        with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
+            root = write_batch(Path(tmp), ds, all_rows(ds["contacts"]), all_rows(ds["installments"]),
+                               dict.fromkeys(TABLES, fmt))
+            con = store.connect()
+            first = load_dataset(con, root, timezone_name=ZONE)
+            before, v_before = snapshot(con), violations(con)
+            second = load_dataset(con, root, timezone_name=ZONE)
+            assert_same_store(before, snapshot(con))
+            assert violations(con).equals(v_before)
+            _reached(reach, first, v_before)
+            for name, c in second.counts.items():
+                assert (c.loaded, c.updated) == (0, 0), name
+                assert c.rejected == first.counts[name].rejected, name
+                assert c.duplicates == c.read - c.rejected, name
+
+    check()
+    reach.check(**{"contacts loaded": 0.8, "violations": 0.6})
+
+
+def test_the_same_day_again_in_another_format_changes_nothing():
+    reach = Reach("the same day in another format")
+
+    @settings(max_examples=examples(ci=15, local=5))
+    @given(ds=datasets(), fmts=st.permutations(FORMATS))
+    def check(ds, fmts):
+        with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
+            con = store.connect()
+            rows = all_rows(ds["contacts"]), all_rows(ds["installments"])
+            first = load_dataset(con, write_batch(Path(tmp) / fmts[0], ds, *rows, dict.fromkeys(TABLES, fmts[0])),
                                  timezone_name=ZONE)
-            for name, c in again.counts.items():
-                assert (c.loaded, c.updated, c.rejected) == (0, 0, first.counts[name].rejected), (fmt, name)
-                assert c.duplicates == c.read - c.rejected, (fmt, name)
-        assert_same_store(before, snapshot(con))
-        assert violations(con).equals(v_before)
+            before, v_before = snapshot(con), violations(con)
+            _reached(reach, first, v_before)
+            for fmt in fmts[1:]:
+                again = load_dataset(con, write_batch(Path(tmp) / fmt, ds, *rows, dict.fromkeys(TABLES, fmt)),
+                                     timezone_name=ZONE)
+                for name, c in again.counts.items():
+                    assert (c.loaded, c.updated, c.rejected) == (0, 0, first.counts[name].rejected), (fmt, name)
+                    assert c.duplicates == c.read - c.rejected, (fmt, name)
+            assert_same_store(before, snapshot(con))
+            assert violations(con).equals(v_before)
+
+    check()
+    reach.check(**{"contacts loaded": 0.8, "violations": 0.6})
 
 
 @st.composite
@@ -316,7 +392,7 @@ def nightly(draw):
     return day1, day2, changed, fmts
 
 
-@SETTINGS
+@settings(max_examples=examples(ci=25, local=8))
 @given(case=nightly())
 def test_a_nightly_load_of_changed_installments_updates_exactly_those(case):
     day1, day2, changed, fmts = case
