@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import polars as pl
@@ -20,75 +19,123 @@ from helpers import contact, flagged, write_dataset
 AUDIT = [sys.executable, "-m", "audit.cli"]
 
 
-def _big_dataset(root: Path, n: int = 300_000) -> Path:
-    """A dataset large enough that loading it takes a measurable moment."""
-    write_dataset(root, contacts=[contact("seed", "2026-11-05T10:00:00+08:00")])
-    (root / "contacts.jsonl").unlink()
-    (root / "contacts").mkdir()
-    pl.DataFrame({
-        "event_id": pl.int_range(n, eager=True).cast(pl.String).str.zfill(9),
-        "loan_id": "L1", "ts": "2026-11-05T10:00:00+08:00", "channel": "call", "recipient_type": "borrower",
-        "content": "您好，您的账单已到期，请及时还款。" * 4,
-    }).write_csv(root / "contacts" / "part.csv")
-    return root
+PAUSE, RESUME = "CONTACT_AUDIT_PAUSE_AT", "CONTACT_AUDIT_RESUME_FILE"
 
 
-def _spawn(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([*AUDIT, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def _spawn(*args, pause: str | None = None, resume: Path | None = None) -> subprocess.Popen:
+    """The CLI in a subprocess; with `pause`, it stops at that named moment (the product's test hook)."""
+    env = dict(os.environ)
+    if pause:
+        env[PAUSE] = pause
+    if resume:
+        env[RESUME] = str(resume)
+    return subprocess.Popen([*AUDIT, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env)
 
 
-def test_a_second_process_waits_for_the_lock_then_gives_up_with_one_line(tmp_path):
-    db = tmp_path / "s.duckdb"
-    data = write_dataset(tmp_path / "d", contacts=[contact("e1", "2026-11-05T10:00:00+08:00")])
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time, duckdb; con = duckdb.connect(sys.argv[1]); print('ready', flush=True); time.sleep(6)"
-    ), str(db)], stdout=subprocess.PIPE, text=True)
-    assert holder.stdout.readline().strip() == "ready"
-    started = time.monotonic()
-    p = _spawn("load", str(data), "--db", str(db), "--lock-timeout", "1")
-    out, err = p.communicate(timeout=60)
-    assert p.returncode == 3 and time.monotonic() - started >= 1
-    assert "in use by another process" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
-    # With a longer timeout the second process waits for the first and then loads.
-    p = _spawn("load", str(data), "--db", str(db), "--lock-timeout", "30")
-    out, err = p.communicate(timeout=60)
-    holder.wait(timeout=30)
-    assert p.returncode == 0, err
+def _wait_for_pause(p: subprocess.Popen, name: str) -> None:
+    line = p.stderr.readline()
+    assert line.strip() == f"paused at {name}", line + p.stderr.read()
 
 
-def test_a_load_killed_midway_leaves_the_store_as_it_was_and_the_next_load_works(tmp_path):
-    db = tmp_path / "s.duckdb"
-    small = write_dataset(tmp_path / "small", contacts=[contact("e1", "2026-11-05T10:00:00+08:00")])
-    audit.load(small, db=db)
-    big = _big_dataset(tmp_path / "big")
-    for delay in (0.8, 1.6, 2.4):
-        p = _spawn("load", str(big), "--db", str(db))
-        time.sleep(delay)
-        p.send_signal(signal.SIGKILL)
-        p.wait()
-        con = store.connect(db)
-        assert store.row_count(con, "contacts") in (1, 300_001)
-        con.close()
-    result = audit.load(big, db=db)
-    assert sum(c.loaded + c.duplicates for c in result.counts.values()) == sum(c.read for c in result.counts.values())
+def _kill(p: subprocess.Popen) -> None:
+    p.send_signal(signal.SIGKILL)
+    assert p.wait(timeout=60) == -signal.SIGKILL
+
+
+def _stored(db: Path) -> tuple[int, int]:
+    """(contacts stored, loads recorded), read with a connection of our own."""
     con = store.connect(db)
-    assert store.row_count(con, "contacts") == 300_001
+    try:
+        return store.row_count(con, "contacts"), con.execute("SELECT count(*) FROM loads").fetchone()[0]
+    finally:
+        con.close()
 
 
-def test_a_run_killed_while_writing_leaves_the_previous_report_or_none(tmp_path):
-    big = _big_dataset(tmp_path / "big", n=200_000)
-    out = tmp_path / "out"
-    for delay in (0.5, 1.5, 2.5, 3.5):
-        p = _spawn("run", "--data", str(big), "--out", str(out))
-        time.sleep(delay)
-        p.send_signal(signal.SIGKILL)
-        p.wait()
-        if out.exists():  # a complete report from an earlier, finished run
-            summary = json.loads((out / "summary.json").read_text())
-            assert pl.read_csv(out / "violations.csv").height == summary["violations"]["total"]
-    # The next run finishes and sweeps away what killed runs left half-written.
-    audit.audit(data=big, out=out)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["big", "out"]
+def _files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _late(root: Path, *ids: str) -> Path:
+    """A dataset whose contacts (one per id) break HOURS."""
+    return write_dataset(root, contacts=[contact(i, f"2026-11-0{2 + n % 7}T23:00:00+08:00") for n, i in enumerate(ids)])
+
+
+def test_a_second_process_waits_for_the_lock_then_gives_up_with_one_line_or_loads_after_the_first_commits(
+        tmp_path):
+    db = tmp_path / "s.duckdb"
+    first_data, second_data = _late(tmp_path / "d1", "a1", "a2"), _late(tmp_path / "d2", "a1", "b1")
+    resume_first, resume_second = tmp_path / "resume1", tmp_path / "resume2"
+    first = _spawn("load", first_data, "--db", db, pause="load-in-transaction", resume=resume_first)
+    second = None
+    try:
+        _wait_for_pause(first, "load-in-transaction")  # the first holds the store, its load not committed
+        busy = subprocess.run([*AUDIT, "load", str(second_data), "--db", str(db), "--lock-timeout", "1"],
+                              capture_output=True, text=True, timeout=120)
+        assert busy.returncode == 3, busy.stderr
+        assert busy.stderr.strip() == f"audit: the store {db} is in use by another process; try again when it " \
+                                      f"finishes (waited 1 s)"
+        # With time to wait, the second goes on once the first has committed and let the store go.
+        second = _spawn("load", second_data, "--db", db, "--lock-timeout", "120", pause="load-committed",
+                        resume=resume_second)
+        resume_first.touch()
+        assert first.wait(timeout=120) == 0, first.stderr.read()
+        _wait_for_pause(second, "load-committed")
+        resume_second.touch()
+        out, err = second.communicate(timeout=120)
+        assert second.returncode == 0, err
+    finally:
+        for p in (first, second):
+            if p is not None and p.poll() is None:
+                p.kill()
+    con = store.connect(db)
+    dirs = [r[0] for r in con.execute("SELECT data_dir FROM loads ORDER BY load_id").fetchall()]
+    assert dirs == [str(first_data), str(second_data)]
+    # The second saw the first's committed rows: a1 is a duplicate, only b1 is new.
+    counts = json.loads(con.execute("SELECT counts FROM loads WHERE load_id = 2").fetchone()[0])
+    assert (counts["contacts"]["loaded"], counts["contacts"]["duplicates"]) == (1, 1)
+    assert store.row_count(con, "contacts") == 3
+
+
+@pytest.mark.parametrize("moment,committed", [
+    ("load-staged", False),          # every file read and staged; the transaction not begun
+    ("load-in-transaction", False),  # every table merged, the load logged, nothing committed
+    ("load-committed", True),        # just after the commit
+])
+def test_a_load_killed_at_each_moment_leaves_the_store_before_or_after_the_whole_load(tmp_path, moment, committed):
+    db = tmp_path / "s.duckdb"
+    audit.load(_late(tmp_path / "day1", "e1"), db=db)
+    day2 = _late(tmp_path / "day2", "n1", "n2", "n3")
+    p = _spawn("load", day2, "--db", db, pause=moment)
+    _wait_for_pause(p, moment)
+    _kill(p)
+    assert _stored(db) == ((4, 2) if committed else (1, 1))  # all of day 2 and its record, or none of either
+    # The next load works and accounts for every row: new ones loaded, or duplicates of the committed load.
+    result = audit.load(day2, db=db)
+    c = result.counts["contacts"]
+    assert (c.read, c.loaded, c.duplicates, c.rejected) == ((3, 0, 3, 0) if committed else (3, 3, 0, 0))
+    assert _stored(db) == (4, 3 if committed else 2)
+
+
+@pytest.mark.parametrize("moment", ["load-in-transaction", "load-committed", "report-written"])
+def test_a_run_killed_at_each_moment_leaves_the_previous_report_whole_and_the_next_run_sweeps(tmp_path, moment):
+    db, out = tmp_path / "s.duckdb", tmp_path / "out"
+    audit.audit(data=_late(tmp_path / "day1", "e1"), db=db, out=out)
+    before = _files(out)
+    p = _spawn("run", "--data", _late(tmp_path / "day2", "n1", "n2"), "--db", db, "--out", out, pause=moment)
+    _wait_for_pause(p, moment)
+    _kill(p)
+    assert _files(out) == before, "the previous report changed"
+    assert subprocess.run([*AUDIT, "verify", str(out)], capture_output=True, timeout=120).returncode == 0
+    partials = [x.name for x in tmp_path.iterdir() if x.name.startswith(".out.")]
+    assert bool(partials) is (moment == "report-written"), partials  # only then were report files written
+    assert _stored(db)[0] == (1 if moment == "load-in-transaction" else 3)
+    summary = json.loads((out / "summary.json").read_text())
+    assert pl.read_csv(out / "violations.csv").height == summary["violations"]["total"] == 1
+    # The next run finishes, reports both days, and sweeps what the killed run left half-written.
+    audit.audit(db=db, out=out)
+    assert pl.read_csv(out / "violations.csv").height == (1 if moment == "load-in-transaction" else 3)
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["day1", "day2", "out", "s.duckdb"]
 
 
 def test_a_report_that_fails_midway_leaves_no_partial_directory(tmp_path, monkeypatch):
@@ -123,7 +170,7 @@ def test_purge_deletes_every_row_about_one_borrower_and_nothing_else(tmp_path):
     con = store.connect(db)
     deleted = store.purge_borrower(con, "B1")
     assert deleted == {"contacts": 1, "installments": 1, "emergency_contacts": 1, "loans": 1, "borrowers": 1,
-                       "rejected_rows": 1}
+                       "run_violations": 0, "rejected_rows": 1}
     assert con.execute("SELECT event_id FROM contacts").fetchall() == [("e2",)]
     assert con.execute("SELECT borrower_id FROM borrowers").fetchall() == [("B2",)]
     assert con.execute("SELECT count(*) FROM rejected_rows").fetchall() == [(0,)]
