@@ -151,3 +151,19 @@ def test_no_shipped_policy_reuses_a_builtin_id_and_version_with_other_content():
     assert shipped
     for spec in [*shipped, *(BUILTIN_PREFIX + n for n in builtin_names())]:
         assert builtin_namesake(load_policy(spec)) is None, spec
+
+
+@pytest.mark.parametrize("start, end, ok", [
+    ("20:00", "06:00", True),    # over midnight (docs/decisions.md)
+    ("08:00", "08:00", False),   # an empty window is refused
+    ("00:00", "00:00", False),
+])
+def test_contact_hours_over_midnight_are_accepted_and_an_empty_window_is_refused(start, end, ok):
+    text = GOOD.replace('{start: "08:00", end: "22:00"}', f'{{start: "{start}", end: "{end}"}}')
+    if ok:
+        h = parse_policy(text).rules.contact_hours
+        assert (h.start.hour, h.end.hour) == (int(start[:2]), int(end[:2]))
+    else:
+        with pytest.raises(PolicyError) as e:
+            parse_policy(text)
+        assert any(p.startswith("rules.contact_hours") and "equal" in p for p in e.value.problems), e.value.problems

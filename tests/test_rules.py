@@ -27,20 +27,34 @@ def test_dpd_threshold_flags_one_below_and_allows_exactly_at(tmp_path):
     assert flagged(root, {"third_party": {"min_days_past_due": 7}})["TP-DPD"] == {"dpd6"}
 
 
+DPD_2_TO_6 = [contact(f"dpd{d}", f"2026-11-0{d + 1}T12:00:00+08:00", **TP) for d in range(2, 7)]
+
+
 @pytest.mark.parametrize("amount, flagged_ids", [
-    ("50000.00", {"dpd2"}),            # the 50000 tier: 3 days required
-    ("49999.99", {"dpd2", "dpd3"}),    # the 10000 tier: 5 days required
-    ("9999.99", {"dpd2", "dpd3"}),     # no tier: 7 days required
+    ("50000.00", {"dpd2"}),                                  # the 50000 tier: 3 days required
+    ("49999.99", {"dpd2", "dpd3", "dpd4"}),                  # the 10000 tier: 5 days required
+    ("10000.00", {"dpd2", "dpd3", "dpd4"}),                  # the 10000 tier, exactly at its threshold
+    ("9999.99", {"dpd2", "dpd3", "dpd4", "dpd5", "dpd6"}),   # no tier: 7 days required
 ])
 def test_amount_tier_with_the_largest_matching_threshold_sets_the_days(tmp_path, amount, flagged_ids):
-    root = write_dataset(tmp_path, installments=[{**UNPAID, "amount_due": amount}], contacts=[
-        contact("dpd2", "2026-11-03T12:00:00+08:00", **TP),
-        contact("dpd3", "2026-11-04T12:00:00+08:00", **TP),
-    ])
+    root = write_dataset(tmp_path, installments=[{**UNPAID, "amount_due": amount}], contacts=DPD_2_TO_6)
     tiers = [{"overdue_amount_at_least": 10000, "min_days_past_due": 5},
              {"overdue_amount_at_least": 50000, "min_days_past_due": 3}]
     out = flagged(root, {"third_party": {"min_days_past_due": 7, "amount_tiers": tiers}})
     assert out["TP-DPD"] == flagged_ids
+
+
+@pytest.mark.parametrize("days, flagged_ids", [
+    ((5, 3), {"dpd2"}),                    # the 3-day tier is listed last
+    ((3, 5), {"dpd2", "dpd3", "dpd4"}),    # the 5-day tier is listed last
+])
+@pytest.mark.xfail(strict=True, reason="bug: with equal tier thresholds the engine applies the tier listed "
+                                       "first (DuckDB arg_max over ties in queries/tp_dpd.sql, an order SQL "
+                                       "does not promise); docs/decisions.md says the one listed last wins")
+def test_of_tiers_with_equal_thresholds_the_one_listed_last_wins(tmp_path, days, flagged_ids):
+    root = write_dataset(tmp_path, installments=[{**UNPAID, "amount_due": "20000.00"}], contacts=DPD_2_TO_6)
+    tiers = [{"overdue_amount_at_least": 10000, "min_days_past_due": d} for d in days]
+    assert flagged(root, {"third_party": {"min_days_past_due": 7, "amount_tiers": tiers}})["TP-DPD"] == flagged_ids
 
 
 def test_instalment_paid_at_the_contact_second_is_not_overdue_one_second_later_it_is(tmp_path):
@@ -214,3 +228,40 @@ def test_since_until_judge_only_the_window_but_earlier_reminders_still_count(tmp
              "contact_hours": {"start": "08:00", "end": "22:00"}}
     out = flagged(root, rules, since=date(2026, 11, 5), until=date(2026, 11, 10))
     assert out == {"TP-DPD": {"tp_in"}}
+
+
+@pytest.mark.parametrize("ts, is_flagged", [
+    ("2026-11-05T19:59:59+08:00", True),
+    ("2026-11-05T20:00:00+08:00", False),
+    ("2026-11-05T23:59:59+08:00", False),
+    ("2026-11-06T00:00:00+08:00", False),
+    ("2026-11-06T05:59:59+08:00", False),
+    ("2026-11-06T06:00:00+08:00", True),
+    ("2026-11-06T12:00:00+08:00", True),
+])
+def test_contact_hours_with_start_after_end_run_over_midnight(tmp_path, ts, is_flagged):
+    """docs/decisions.md: 20:00-06:00 is a window over midnight (start allowed, end not)."""
+    root = write_dataset(tmp_path, contacts=[contact("e", ts)])
+    out = flagged(root, {"contact_hours": {"start": "20:00", "end": "06:00"}})
+    assert ("e" in out.get("HOURS", set())) is is_flagged
+
+
+def test_a_naive_time_in_the_repeated_hour_is_its_first_occurrence_and_one_in_the_skipped_hour_is_rejected(tmp_path):
+    """docs/decisions.md; America/New_York: 2026-11-01 01:00-02:00 happens twice, 2026-03-08 02:00-03:00 never."""
+    import datetime as dt
+
+    from audit import store
+    from audit.ingest import load_dataset
+
+    root = write_dataset(tmp_path, borrowers=[{"borrower_id": "B1", "timezone": "America/New_York"}], contacts=[
+        contact("repeated", "2026-11-01 01:30:00"), contact("skipped", "2026-03-08 02:30:00"),
+        contact("plain", "2026-11-05 10:00:00")])
+    con = store.connect()
+    result = load_dataset(con, root, timezone_name="America/New_York")
+    stored = dict(con.execute("SELECT event_id, ts FROM contacts").fetchall())
+    utc = dt.timezone.utc
+    assert stored["repeated"].astimezone(utc) == dt.datetime(2026, 11, 1, 5, 30, tzinfo=utc)  # EDT, not EST (6:30)
+    assert stored["plain"].astimezone(utc) == dt.datetime(2026, 11, 5, 15, 0, tzinfo=utc)
+    assert "skipped" not in stored
+    reasons = dict(result.rejected.select("key", "reasons").iter_rows())
+    assert "does not exist in America/New_York" in reasons["skipped"]
