@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime, timezone as dt_timezone
 from pathlib import Path
 
 import duckdb
 
-from . import progress
+from . import ledger, progress
 from .engine import AuditResult, run_audit
 from .errors import Interrupted, LoadError, UsageError
 from .ingest import LoadResult, load_dataset as _load_into
 from .limits import check_memory_limit, check_threads, no_space, out_of_memory
+from .mapping import Mapping, load_mapping
 from .policy import Policy, load_policy
 from .reports.target import check_target, private_umask
 from .store import connect
+from .waivers import Waivers, load_waivers
 
 
 def _store_truth(db, *, committed: bool, loading: bool) -> str:
@@ -52,15 +54,22 @@ def require_store(db) -> None:
         raise UsageError(f"--db {db} is not a file")
 
 
+def as_mapping(mapping: Mapping | str | Path | None) -> Mapping | None:
+    """A Mapping from a path (validated: exit 2 with every problem), or as given."""
+    return mapping if mapping is None or isinstance(mapping, Mapping) else load_mapping(mapping)
+
+
 def load(data_dir: str | Path, *, db: str | Path | None = None, timezone: str | None = None,
-         encoding: str = "utf-8", lock_timeout: float = 0.0) -> LoadResult:
-    """Load a dataset into the store at `db` (without one: validate and count only)."""
+         encoding: str = "utf-8", lock_timeout: float = 0.0,
+         mapping: Mapping | str | Path | None = None) -> LoadResult:
+    """Load a dataset into the store at `db` (without one: validate and count only), through `mapping` if given."""
+    mapping = as_mapping(mapping)
     progress.reset()
     with private_umask(), _faults(lambda: _store_truth(db, committed=progress.passed("load-committed"),
                                                        loading=True), f"the store {db}"):
         con = connect(db, lock_timeout=lock_timeout)
         try:
-            result = _load_into(con, data_dir, timezone_name=timezone, encoding=encoding)
+            result = _load_into(con, data_dir, timezone_name=timezone, encoding=encoding, mapping=mapping)
             progress.done()
             return result
         finally:
@@ -72,8 +81,10 @@ def audit(*, db: str | Path | None = None, data: str | Path | None = None,
           timezone: str | None = None, encoding: str = "utf-8",
           since: date | None = None, until: date | None = None,
           lock_timeout: float = 0.0, threads: int | None = None, memory_limit: str | None = None,
-          engine: str = "duckdb", spark_master: str = "local[*]") -> AuditResult:
-    """Load `data` (if given) into `db` (or memory), audit it, and write the reports to `out`.
+          engine: str = "duckdb", spark_master: str = "local[*]",
+          mapping: Mapping | str | Path | None = None,
+          waivers: Waivers | str | Path | None = None, as_of: date | None = None) -> AuditResult:
+    """Load `data` (if given, through `mapping`) into `db` (or memory), audit it, and write the reports to `out`.
 
     Everything that can be refused is refused before any work: a report target
     that could remove what the tool did not write, a missing store, bad limits.
@@ -88,7 +99,12 @@ def audit(*, db: str | Path | None = None, data: str | Path | None = None,
         check_target(out, data=data, db=db)
     if data is None:
         require_store(db)
+        if mapping is not None:
+            raise UsageError("--mapping reads a dataset: give it with --data DATA_DIR")
+    mapping = as_mapping(mapping)
     pol = policy if isinstance(policy, Policy) else load_policy(policy)
+    wv = waivers if isinstance(waivers, Waivers) or waivers is None else load_waivers(waivers)
+    as_of = as_of or datetime.now(dt_timezone.utc).date()
     progress.reset()
     loading = data is not None
 
@@ -99,9 +115,18 @@ def audit(*, db: str | Path | None = None, data: str | Path | None = None,
     with private_umask(), _faults(truth, f"the store {db}" if db is not None else "the temporary directory"):
         con = connect(db, lock_timeout=lock_timeout, threads=threads, memory_limit=memory_limit)
         try:
-            loaded = _load_into(con, data, timezone_name=timezone, encoding=encoding) if loading else None
+            loaded = _load_into(con, data, timezone_name=timezone, encoding=encoding,
+                                mapping=mapping) if loading else None
             result = _judge(con, pol, engine, spark_master, since, until, loaded, out is not None,
                             memory_limit is not None)
+            if db is not None:  # a store keeps the record (SPEC §7)
+                result.load = ledger.loads_in_scope(con, windowed=bool(since or until), current=loaded)
+                ledger.record(con, result, waivers=wv, as_of=as_of, engine=engine)
+            else:
+                ledger.mark(result, wv, as_of)
+                result.violations = result.violations.drop("base_status")
+                result.statuses = ledger.status_counts(result.violations, pol.rule_ids(), {})
+            result.trend = ledger.trend(result.violations)
         finally:
             con.close()
     if threads_note:
@@ -141,5 +166,46 @@ def purge(db: str | Path, borrower_id: str, *, dry_run: bool = False, lock_timeo
         con = connect(db, lock_timeout=lock_timeout)
         try:
             return purge_borrower(con, borrower_id, dry_run=dry_run)
+        finally:
+            con.close()
+
+
+def report(db: str | Path, *, out: str | Path | None = None, since: date | None = None, until: date | None = None,
+           waivers: Waivers | str | Path | None = None, as_of: date | None = None,
+           lock_timeout: float = 0.0) -> AuditResult:
+    """A period report from the ledger (SPEC §7), without judging again: for each contact, the
+    verdicts of the latest run that judged it."""
+    from .reports.manifest import dataset_fingerprint
+
+    if since and until and since > until:
+        raise UsageError(f"--since {since} is after --until {until}")
+    if out is not None:
+        check_target(out, db=db)
+    require_store(db)
+    wv = waivers if isinstance(waivers, Waivers) or waivers is None else load_waivers(waivers)
+    as_of = as_of or datetime.now(dt_timezone.utc).date()
+    started = datetime.now(dt_timezone.utc)
+    with private_umask(), _faults(lambda: f"the store {db} is as it was", f"the store {db}"):
+        con = connect(db, lock_timeout=lock_timeout)
+        try:
+            result = ledger.period_result(con, since, until, wv, as_of, started)
+            result.fingerprint = dataset_fingerprint(con) if out is not None else {}
+        finally:
+            con.close()
+    if out is not None:
+        from .reports import write_reports
+
+        with private_umask(), _faults(lambda: f"no report was written (--out {out} is as it was)", f"--out {out}"):
+            write_reports(result, out, db=db, lock_timeout=max(lock_timeout, 60.0))
+    return result
+
+
+def history(db: str | Path, *, lock_timeout: float = 0.0) -> list[dict]:
+    """One entry per run in the store's ledger, oldest first."""
+    require_store(db)
+    with private_umask():
+        con = connect(db, lock_timeout=lock_timeout)
+        try:
+            return ledger.history(con)
         finally:
             con.close()

@@ -36,7 +36,7 @@ def handle_errors(fn):
         try:
             return fn(*args, **kwargs)
         except PolicyError as e:
-            click.echo(f"audit: policy {e.source} is invalid ({len(e.problems)} problem(s)):", err=True)
+            click.echo(f"audit: {e.kind} {e.source} is invalid ({len(e.problems)} problem(s)):", err=True)
             for p in e.problems:
                 click.echo(f"  {p}", err=True)
             sys.exit(2)
@@ -88,6 +88,28 @@ def output_options(fn):
     return wrapper
 
 
+def waiver_options(fn):
+    """--waivers and --as-of, shared by `run` and `report`."""
+    fn = click.option("--as-of", "as_of", callback=_date,
+                      help="The date waivers are judged on (default: today, UTC); one past its expiry does not apply.")(fn)
+    return click.option("--waivers", type=click.Path(dir_okay=False),
+                        help="Waivers file (YAML, SPEC §7): signed-off violations, kept but not failing --fail-on.")(fn)
+
+
+def _say_statuses(result) -> None:
+    s = result.statuses
+    if s and (result.run_id is not None or result.runs or any(c.get("waived") for c in s.values())):
+        total = {k: sum(c.get(k, 0) for c in s.values()) for k in ("new", "seen", "waived", "gone")}
+        run = f"run {result.run_id}: " if result.run_id is not None else ""
+        _say(f"{run}{total['new']} new, {total['seen']} seen, {total['waived']} waived, {total['gone']} gone")
+    w = result.waivers
+    if w and (w.get("expired") or w.get("unused")):
+        from . import pii
+
+        _say(f"waivers: expired {', '.join(pii.mask_strings([e['id'] for e in w['expired']])) or '-'}; "
+             f"unused {', '.join(pii.mask_strings(w['unused'])) or '-'}")
+
+
 def _say(message: str) -> None:
     if not click.get_current_context().meta.get("quiet"):
         click.echo(message)
@@ -114,15 +136,18 @@ def main() -> None:
 @click.option("--timezone", "zone", help="IANA zone of timestamps written without a UTC offset.")
 @click.option("--encoding", default="utf-8", show_default=True, help="Encoding of CSV files (e.g. gb18030).")
 @click.option("--lock-timeout", default=60.0, show_default=True, help="Seconds to wait for a store in use.")
+@click.option("--mapping", type=click.Path(dir_okay=False),
+              help="Mapping file (YAML, SPEC §8): read a lender's own export; see `audit mapping draft`.")
 @output_options
 @handle_errors
-def load(data_dir: str, db: str | None, zone: str | None, encoding: str, lock_timeout: float) -> None:
+def load(data_dir: str, db: str | None, zone: str | None, encoding: str, lock_timeout: float,
+         mapping: str | None) -> None:
     """Load DATA_DIR into the store, accounting for every row.
 
     Rows are loaded, updated (snapshot tables), skipped as identical
     duplicates, or rejected with every reason; one load is one transaction.
     """
-    result = api.load(data_dir, db=db, timezone=zone, encoding=encoding, lock_timeout=lock_timeout)
+    result = api.load(data_dir, db=db, timezone=zone, encoding=encoding, lock_timeout=lock_timeout, mapping=mapping)
     _say(f"{'table':<20}{'read':>10}{'loaded':>10}{'updated':>10}{'duplicates':>12}{'rejected':>10}")
     for name, c in result.counts.items():
         _say(f"{name:<20}{c.read:>10}{c.loaded:>10}{c.updated:>10}{c.duplicates:>12}{c.rejected:>10}")
@@ -149,10 +174,14 @@ def load(data_dir: str, db: str | None, zone: str | None, encoding: str, lock_ti
               help="Spark master: local[*], spark://host:port, yarn, or a Spark Connect sc:// URL.")
 @click.option("--junit", "junit", type=click.Path(dir_okay=False),
               help="Also write JUnit XML here: a test per rule, a failure per violation (100 per rule at most).")
+@click.option("--mapping", type=click.Path(dir_okay=False),
+              help="Mapping file (YAML, SPEC §8): read a lender's own export; see `audit mapping draft`.")
+@waiver_options
 @output_options
 @handle_errors
-def run(db, data, policy, out, zone, encoding, fail_on, since, until, lock_timeout, threads, memory_limit,
-        engine, spark_master, junit) -> None:
+def run(db, data, policy, out, zone, encoding, mapping, fail_on, since, until, lock_timeout, threads,
+        memory_limit,
+        engine, spark_master, junit, waivers, as_of) -> None:
     """Audit the contacts and write violations, rejected rows and a summary to --out.
 
     With --data the dataset is loaded first (into --db, or into memory);
@@ -163,9 +192,15 @@ def run(db, data, policy, out, zone, encoding, fail_on, since, until, lock_timeo
     --out must be a new directory or an earlier report of this tool; it is
     replaced whole, so it may not hold or lie inside the dataset or the store.
 
+    On a store (--db) the run is recorded in its ledger: each violation is
+    new, seen (an earlier run reported it) or waived (--waivers), and the
+    summary counts those gone since the last run that judged the contact.
+
     \b
     Example:
       audit run --data sample_data --out reports/2026-11-30 --fail-on high
+      audit run --db store.duckdb --since 2026-11-29 --until 2026-11-29 \\
+          --waivers waivers.yaml --out reports/2026-11-29 --fail-on high
 
     Exit status: 0 ran; 1 --fail-on met; 2 usage; 3 input, store, disk or
     memory; 4 --fail-on given but nothing was judged; 130 interrupted.
@@ -175,10 +210,13 @@ def run(db, data, policy, out, zone, encoding, fail_on, since, until, lock_timeo
 
         check_junit_target(junit, out=out, data=data, db=db)
     result = api.audit(db=db, data=data, policy=policy, out=out, timezone=zone, encoding=encoding,
+                       mapping=mapping,
                        since=since, until=until, lock_timeout=lock_timeout, threads=threads,
-                       memory_limit=memory_limit, engine=engine, spark_master=spark_master)
+                       memory_limit=memory_limit, engine=engine, spark_master=spark_master,
+                       waivers=waivers, as_of=as_of)
     v = result.violations
     _say(f"{v.height} violation(s) in {result.contacts_judged} contact(s) judged; reports in {out}")
+    _say_statuses(result)
     for rule_id, n in sorted(v.group_by("rule_id").len().iter_rows()):
         _say(f"  {rule_id:<28}{n:>8}")
     from . import pii
@@ -200,6 +238,59 @@ def run(db, data, policy, out, zone, encoding, fail_on, since, until, lock_timeo
     if fail_on and result.worst_at_or_above(fail_on.lower()):
         click.echo(f"audit: violations at or above {fail_on} exist (--fail-on)", err=True)
         sys.exit(1)
+
+
+@main.command()
+@click.option("--db", required=True, type=click.Path(dir_okay=False), help="Store file (DuckDB) with runs in its ledger.")
+@click.option("--since", callback=_date, help="First local date of the period (inclusive).")
+@click.option("--until", callback=_date, help="Last local date of the period (inclusive).")
+@click.option("--out", required=True, type=click.Path(), help="Directory for the reports: new, or an earlier report.")
+@click.option("--lock-timeout", default=60.0, show_default=True, help="Seconds to wait for a store in use.")
+@waiver_options
+@output_options
+@handle_errors
+def report(db, since, until, out, lock_timeout, waivers, as_of) -> None:
+    """Write the reports of a period from the store's ledger, without judging again.
+
+    For each contact whose local date lies in the period: the verdicts of the
+    latest run that judged it. Where nightly runs judged each day once with
+    one policy, a month's report equals one run over that month.
+
+    \b
+    Example:
+      audit report --db store.duckdb --since 2026-11-01 --until 2026-11-30 --out reports/2026-11
+    """
+    result = api.report(db, out=out, since=since, until=until, waivers=waivers, as_of=as_of,
+                        lock_timeout=lock_timeout)
+    _say(f"{result.violations.height} violation(s) from run(s) {', '.join(map(str, result.runs)) or '-'}; "
+         f"reports in {out}")
+    _say_statuses(result)
+    if not result.runs:
+        click.echo("audit: warning: no run in the ledger judged this period; the report is empty", err=True)
+
+
+@main.command()
+@click.option("--db", required=True, type=click.Path(dir_okay=False), help="Store file (DuckDB).")
+@click.option("--format", "fmt", default="text", show_default=True, type=click.Choice(["text", "json"]))
+@click.option("--lock-timeout", default=60.0, show_default=True, help="Seconds to wait for a store in use.")
+@handle_errors
+def history(db, fmt, lock_timeout) -> None:
+    """List the runs recorded in the store's ledger, one line each.
+
+    \b
+    Example:
+      audit history --db store.duckdb --format json
+    """
+    runs = api.history(db, lock_timeout=lock_timeout)
+    if fmt == "json":
+        click.echo(json.dumps(runs, indent=2))
+        return
+    click.echo(f"{'run':>5}  {'started (UTC)':<21}{'policy':<28}{'window':<24}{'violations':>11}"
+               f"{'new':>8}{'gone':>8}")
+    for r in runs:
+        window = "all dates" if not (r["since"] or r["until"]) else f"{r['since'] or '…'} to {r['until'] or '…'}"
+        click.echo(f"{r['run_id']:>5}  {(r['started_at'] or '')[:19]:<21}{r['policy'][:27]:<28}{window:<24}"
+                   f"{r['violations']:>11}{r['new']:>8}{r['gone']:>8}")
 
 
 @main.command()
@@ -268,8 +359,11 @@ def policy_validate(file: str) -> None:
 @click.option("--since", callback=_date, help="First local date of the contacts to judge (inclusive).")
 @click.option("--until", callback=_date, help="Last local date of the contacts to judge (inclusive).")
 @click.option("--lock-timeout", default=60.0, show_default=True, help="Seconds to wait for a store in use.")
+@click.option("--mapping", type=click.Path(dir_okay=False),
+              help="Mapping file (YAML, SPEC §8): read a lender's own export; see `audit mapping draft`.")
 @handle_errors
-def policy_diff(old, new, data, db, fmt, fail_on_new, examples, zone, encoding, since, until, lock_timeout) -> None:
+def policy_diff(old, new, data, db, fmt, fail_on_new, examples, zone, encoding, mapping, since, until,
+                lock_timeout) -> None:
     """Audit the same data with policy OLD and policy NEW; show the violations the change adds and removes.
 
     OLD and NEW are files or builtin:NAME. Examples are masked.
@@ -279,7 +373,8 @@ def policy_diff(old, new, data, db, fmt, fail_on_new, examples, zone, encoding, 
 
     if db is not None and data is None:
         require_store(db)
-    d = diff_policies(old, new, data=data, db=db, timezone=zone, encoding=encoding, since=since, until=until,
+    d = diff_policies(old, new, data=data, db=db, timezone=zone, encoding=encoding, mapping=mapping, since=since,
+                      until=until,
                       examples=examples, lock_timeout=lock_timeout)
     click.echo({"text": render_text, "json": render_json, "markdown": render_markdown}[fmt](d), nl=False)
     if fail_on_new:
@@ -313,6 +408,65 @@ def policy_test(cases: str, junit: str | None) -> None:
         cases_junit(results, junit)
     if failed:
         sys.exit(1)
+
+
+@main.group()
+def mapping() -> None:
+    """Read a lender's own export (SPEC §8): draft a mapping file, then check it against the files."""
+
+
+@mapping.command("check")
+@click.argument("data_dir", type=click.Path(file_okay=False))
+@click.option("--mapping", "mapping_file", required=True, type=click.Path(dir_okay=False), help="The mapping file.")
+@click.option("--encoding", default="utf-8", show_default=True, help="Encoding of sources that name none.")
+@handle_errors
+def mapping_check(data_dir: str, mapping_file: str, encoding: str) -> None:
+    """Per source: files matched, rows, missing columns, and each unmapped value with its count; loads nothing.
+
+    Exit 0 when a load would take every source as it is, 1 when something
+    is missing or unmapped, 2 when the mapping itself is invalid.
+
+    \b
+    Example:
+      audit mapping check exports/2026-06 --mapping lender.yaml
+    """
+    from .mapping import load_mapping
+    from .mapping_tools import check_mapping, render_check
+
+    checks = check_mapping(data_dir, load_mapping(mapping_file), encoding)
+    click.echo(render_check(checks), nl=False)
+    if not all(c.clean for c in checks):
+        sys.exit(1)
+
+
+@mapping.command("draft")
+@click.argument("data_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--out", "out_file", type=click.Path(dir_okay=False),
+              help="Write the draft to this new file (never an existing one); without it, print it.")
+@click.option("--encoding", default="utf-8", show_default=True,
+              help="Encoding of CSV files (utf-8 and gb18030 are also tried).")
+@handle_errors
+def mapping_draft(data_dir: str, out_file: str | None, encoding: str) -> None:
+    """Draft a starting mapping from DATA_DIR's headers (names and Chinese/English synonyms).
+
+    Each top-level file or directory is one source. Each enum column's
+    distinct values are listed to map, with a first guess where one is
+    known; a value left "" is refused until it is filled in.
+
+    \b
+    Example:
+      audit mapping draft exports/2026-06 --out lender.yaml
+      audit mapping check exports/2026-06 --mapping lender.yaml
+      audit run --data exports/2026-06 --mapping lender.yaml --out reports/2026-06
+    """
+    from .mapping_tools import draft_mapping, write_new_file
+
+    text = draft_mapping(data_dir, encoding)
+    if out_file:
+        write_new_file(out_file, text)
+        click.echo(f"draft written to {out_file}; check it with: audit mapping check {data_dir} --mapping {out_file}")
+    else:
+        click.echo(text, nl=False)
 
 
 @main.command()
@@ -390,15 +544,35 @@ def pii_scan(file: str, column: str, out_file: str | None, encoding: str) -> Non
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Directory to write the dataset to.")
 @click.option("--format", "fmt", default="mixed", show_default=True,
               type=click.Choice(["mixed", "parquet", "csv"]), help="File format of the tables.")
+@click.option("--export", "shape", type=click.Choice(["cn-callcenter", "us-dialer"]),
+              help="Write the dataset's events as a lender's own export, with its mapping (mapping.yaml).")
 @handle_errors
-def sample(loans: int, seed: int, out: str, fmt: str) -> None:
-    """Write a realistic synthetic dataset (with deliberate violations and bad rows)."""
-    from .reports.target import private_umask
-    from .sample import generate
+def sample(loans: int, seed: int, out: str, fmt: str, shape: str | None) -> None:
+    """Write a realistic synthetic dataset (with deliberate violations and bad rows).
 
+    With --export, the same events as a lender's systems write them (SPEC §8):
+    cn-callcenter (Chinese headers, GB18030, slash dates; calls, SMS gateway
+    and other channels apart) or us-dialer (disposition codes, 12-hour times).
+
+    \b
+    Example:
+      audit sample --loans 300 --seed 7 --export cn-callcenter --out exports/cn
+      audit run --data exports/cn --mapping exports/cn/mapping.yaml --out reports/cn
+    """
+    from .reports.target import private_umask
+
+    if shape and fmt != "mixed":
+        raise UsageError("--format applies to the SPEC §1 dataset; an --export has its own formats")
     with private_umask():
-        counts = generate(out, loans=loans, seed=seed, fmt=fmt)
-    click.echo(json.dumps(counts))
+        if shape:
+            from .sample.export import export
+
+            counts = export(out, shape, loans=loans, seed=seed)
+        else:
+            from .sample import generate
+
+            counts = generate(out, loans=loans, seed=seed, fmt=fmt)
+    click.echo(json.dumps(counts, ensure_ascii=False))
 
 
 if __name__ == "__main__":

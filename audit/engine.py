@@ -55,10 +55,20 @@ class AuditResult:
     until: date | None = None
     contacts_judged: int = 0
     fingerprint: dict = field(default_factory=dict)  # of the stored input; see reports.manifest
+    # The record (SPEC §7, audit/ledger.py): set when the run is on a store, or for a period report.
+    run_id: int | None = None
+    statuses: dict = field(default_factory=dict)      # rule -> {new, seen, waived, gone}
+    waivers: dict = field(default_factory=dict)       # waivers.tally(): applied, expired, unused
+    runs: list = field(default_factory=list)          # a period report: the runs it drew from
+    trend: pl.DataFrame | None = None                 # violations per local date and rule, for the report
 
     def worst_at_or_above(self, severity: str) -> bool:
+        """Waived violations never count (SPEC §7)."""
         floor = SEVERITY_RANK[severity]
-        return any(SEVERITY_RANK[s] >= floor for s in self.violations["severity"].unique().to_list())
+        v = self.violations
+        if "status" in v.columns:
+            v = v.filter(pl.col("status") != "waived")
+        return any(SEVERITY_RANK[s] >= floor for s in v["severity"].unique().to_list())
 
 
 def judgement_notes(policy: Policy, *, has_emergency_contacts: bool) -> list[str]:

@@ -16,10 +16,18 @@ class UsageError(AuditError):
 class PolicyError(UsageError):
     """A policy file that does not match the contract; carries every problem."""
 
+    kind = "policy"
+
     def __init__(self, source: str, problems: list[str]):
         self.source = source
         self.problems = problems
-        super().__init__(f"policy {source} is invalid: " + "; ".join(problems))
+        super().__init__(f"{self.kind} {source} is invalid: " + "; ".join(problems))
+
+
+class WaiversError(PolicyError):
+    """A waivers file that does not match SPEC §7; shown like a policy error (exit 2)."""
+
+    kind = "waivers"
 
 
 class LoadError(AuditError):

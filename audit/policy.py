@@ -184,6 +184,8 @@ class Policy(_Strict):
     # Not part of the YAML: where it came from and its fingerprint.
     source: str = Field(default="", exclude=True)
     sha256: str = Field(default="", exclude=True)
+    text: str = Field(default="", exclude=True)  # the YAML as read: the ledger keeps it, so a period
+    # report can describe the policy a run applied without the file
 
     @field_validator("default_timezone")
     @classmethod
@@ -330,31 +332,39 @@ _NoAliasLoader.add_constructor("tag:yaml.org,2002:int", _NoAliasLoader.construct
 _NoAliasLoader.add_constructor("tag:yaml.org,2002:timestamp", _NoAliasLoader.construct_yaml_timestamp)
 
 
-def parse_policy(text: str | bytes, source: str = "<policy>") -> Policy:
-    raw = text.encode("utf-8") if isinstance(text, str) else text
+def parse_yaml_mapping(raw: bytes, source: str, error=PolicyError, what: str = "policy") -> dict:
+    """A YAML document that must be a mapping, read safely (no aliases, no repeated keys, a size
+    limit); every way it can fail is an `error(source, problems)`. Policies and waivers share it."""
     if len(raw) > MAX_POLICY_BYTES:
-        raise PolicyError(source, [f"file is {len(raw)} bytes; a policy may be at most {MAX_POLICY_BYTES}"])
+        raise error(source, [f"file is {len(raw)} bytes; a {what} may be at most {MAX_POLICY_BYTES}"])
     try:
         data = yaml.load(raw.decode("utf-8"), Loader=_NoAliasLoader)  # noqa: S506 - SafeLoader subclass
     except UnicodeDecodeError:
-        raise PolicyError(source, ["file is not UTF-8 text"]) from None
+        raise error(source, ["file is not UTF-8 text"]) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        what = str(getattr(e, "problem", None) or e).strip().splitlines()[0]
-        raise PolicyError(source, [f"not valid YAML{where}: {what}"]) from None
+        text = str(getattr(e, "problem", None) or e).strip().splitlines()[0]
+        raise error(source, [f"not valid YAML{where}: {text}"]) from None
     except RecursionError:
-        raise PolicyError(source, ["the YAML is nested too deeply to be a policy"]) from None
+        raise error(source, [f"the YAML is nested too deeply to be a {what} file"]) from None
     except (ValueError, OverflowError) as e:  # a scalar the YAML reader cannot convert
-        what = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
-        raise PolicyError(source, [f"not valid YAML: {what}"]) from None
+        text = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        raise error(source, [f"not valid YAML: {text}"]) from None
     if not isinstance(data, dict):
-        raise PolicyError(source, ["(top level): a policy is a mapping of keys"])
+        raise error(source, [f"(top level): a {what} file is a mapping of keys"])
+    return data
+
+
+def parse_policy(text: str | bytes, source: str = "<policy>") -> Policy:
+    raw = text.encode("utf-8") if isinstance(text, str) else text
+    data = parse_yaml_mapping(raw, source)
     try:
         policy = Policy.model_validate(data)
     except pydantic.ValidationError as e:
         raise PolicyError(source, problems_of(e)) from None
-    return policy.model_copy(update={"source": source, "sha256": hashlib.sha256(raw).hexdigest()})
+    return policy.model_copy(update={"source": source, "sha256": hashlib.sha256(raw).hexdigest(),
+                                     "text": raw.decode("utf-8")})
 
 
 BUILTIN_PREFIX = "builtin:"
@@ -376,10 +386,10 @@ def load_policy(spec: str | Path | None = None) -> Policy:
             raise PolicyError(spec, [f"no built-in policy {name!r}; built-in: {', '.join(builtin_names())}"])
         raw = resources.files("audit.policies").joinpath(name + ".yaml").read_bytes()
         return parse_policy(raw, spec)
-    return parse_policy(_read_policy_file(Path(spec), spec), spec)
+    return parse_policy(read_small_file(Path(spec), spec), spec)
 
 
-def _read_policy_file(path: Path, source: str) -> bytes:
+def read_small_file(path: Path, source: str, error=PolicyError, what: str = "policy") -> bytes:
     """The bytes of a regular file of at most MAX_POLICY_BYTES.
 
     A device (/dev/zero), a FIFO or a directory is refused before it is
@@ -389,13 +399,13 @@ def _read_policy_file(path: Path, source: str) -> bytes:
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except OSError as e:
-        raise PolicyError(source, [f"cannot read the file: {e.strerror}"]) from None
+        raise error(source, [f"cannot read the file: {e.strerror}"]) from None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise PolicyError(source, [f"not a regular file ({_file_kind(st.st_mode)}); a policy is a YAML file"])
+            raise error(source, [f"not a regular file ({_file_kind(st.st_mode)}); a {what} is a YAML file"])
         if st.st_size > MAX_POLICY_BYTES:
-            raise PolicyError(source, [f"file is {st.st_size} bytes; a policy may be at most {MAX_POLICY_BYTES}"])
+            raise error(source, [f"file is {st.st_size} bytes; a {what} may be at most {MAX_POLICY_BYTES}"])
         chunks: list[bytes] = []
         left = MAX_POLICY_BYTES + 1
         while left > 0:
@@ -405,12 +415,12 @@ def _read_policy_file(path: Path, source: str) -> bytes:
             chunks.append(chunk)
             left -= len(chunk)
     except OSError as e:
-        raise PolicyError(source, [f"cannot read the file: {e.strerror}"]) from None
+        raise error(source, [f"cannot read the file: {e.strerror}"]) from None
     finally:
         os.close(fd)
     raw = b"".join(chunks)
     if len(raw) > MAX_POLICY_BYTES:  # the file grew while it was read
-        raise PolicyError(source, [f"file is over {MAX_POLICY_BYTES} bytes; a policy may be at most {MAX_POLICY_BYTES}"])
+        raise error(source, [f"file is over {MAX_POLICY_BYTES} bytes; a {what} may be at most {MAX_POLICY_BYTES}"])
     return raw
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import shutil
 import tempfile
@@ -30,8 +31,29 @@ def _ddl() -> list[str]:
         # The input fingerprint's running per-table sums (reports/manifest.py); no personal data.
         """CREATE TABLE IF NOT EXISTS table_digests (
             "table" VARCHAR, "rows" BIGINT, digest UBIGINT)""",
+        *LEDGER_DDL,
     ]
     return stmts
+
+
+# The record of SPEC §7 (audit/ledger.py): appended, never updated; only `audit purge` deletes,
+# and it writes a `purges` row saying so. Rows go in run order and, within a run, sorted by
+# local date, so DuckDB's per-row-group min/max (zone maps) prune a query by run or by date.
+RUN_VIOLATION_COLUMNS = [
+    "run_id", "local_date", "rule_id", "severity", "event_id", "loan_id", "borrower_id", "ts", "local_time",
+    "channel", "recipient_type", "recipient_id", "agent_id", "reference", "detail", "evidence", "policy_id",
+    "policy_version", "status", "waiver_id", "base_status"]
+LEDGER_DDL = [
+    """CREATE TABLE IF NOT EXISTS runs (
+        run_id BIGINT, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, tool_version VARCHAR, engine VARCHAR,
+        policy_id VARCHAR, policy_version VARCHAR, policy_sha256 VARCHAR, waivers_sha256 VARCHAR,
+        since DATE, "until" DATE, input_sha256 VARCHAR, contacts_judged BIGINT, last_load_id BIGINT,
+        violations VARCHAR, statuses VARCHAR, policy_text VARCHAR)""",
+    "CREATE TABLE IF NOT EXISTS run_violations (" + ", ".join(
+        f'"{c}" {"BIGINT" if c == "run_id" else "DATE" if c == "local_date" else "VARCHAR"}'
+        for c in RUN_VIOLATION_COLUMNS) + ")",
+    """CREATE TABLE IF NOT EXISTS purges (purged_at TIMESTAMPTZ, counts VARCHAR)""",
+]
 
 
 def connect(db: str | Path | None = None, *, lock_timeout: float = 0.0,
@@ -112,6 +134,11 @@ def _check_layout(con: duckdb.DuckDBPyConnection, db) -> None:
 
 
 _LEDGER = {
+    "runs": ["run_id", "started_at", "finished_at", "tool_version", "engine", "policy_id", "policy_version",
+             "policy_sha256", "waivers_sha256", "since", "until", "input_sha256", "contacts_judged",
+             "last_load_id", "violations", "statuses", "policy_text"],
+    "run_violations": RUN_VIOLATION_COLUMNS,
+    "purges": ["purged_at", "counts"],
     "loads": ["load_id", "data_dir", "started_at", "finished_at", "counts"],
     "rejected_rows": ["load_id", "table", "source_file", "row", "key", "reasons", "values"],
     "table_digests": ["table", "rows", "digest"],
@@ -171,8 +198,13 @@ def purge_borrower(con: duckdb.DuckDBPyConnection, borrower_id: str, *, dry_run:
     their key or original values. A CHECKPOINT then rewrites the file so the
     deleted rows do not linger in the write-ahead log.
     """
+    from . import pii  # local: pii imports polars machinery the store does not otherwise need
+
     loans = [r[0] for r in con.execute("SELECT loan_id FROM loans WHERE borrower_id = ?", [borrower_id]).fetchall()]
+    loans += [r[0] for r in con.execute("SELECT DISTINCT loan_id FROM run_violations WHERE borrower_id = ? "
+                                        "AND loan_id NOT IN (SELECT unnest(?::VARCHAR[]))", [borrower_id, loans]).fetchall()]
     ids = [borrower_id, *loans]
+    ids += [m for m in pii.mask_strings(ids) if m not in ids]  # rejected rows are stored masked
     deleted: dict[str, int] = {}
     con.execute("BEGIN TRANSACTION")
     try:
@@ -182,6 +214,7 @@ def purge_borrower(con: duckdb.DuckDBPyConnection, borrower_id: str, *, dry_run:
             ("emergency_contacts", "borrower_id = ?", [borrower_id]),
             ("loans", "borrower_id = ?", [borrower_id]),
             ("borrowers", "borrower_id = ?", [borrower_id]),
+            ("run_violations", "borrower_id = ? OR loan_id IN (SELECT unnest(?::VARCHAR[]))", [borrower_id, loans]),
             ("rejected_rows",
              "list_has_any(string_split(\"key\", '|'), ?::VARCHAR[]) OR "
              "EXISTS (SELECT 1 FROM unnest(?::VARCHAR[]) AS u(id) WHERE contains(\"values\", '\"' || u.id || '\"'))",
@@ -194,6 +227,8 @@ def purge_borrower(con: duckdb.DuckDBPyConnection, borrower_id: str, *, dry_run:
         if dry_run or not any(deleted.values()):
             con.execute("ROLLBACK")
             return deleted
+        # The ledger says that a purge happened, with counts and no identifier (SPEC §7).
+        con.execute("INSERT INTO purges VALUES (now(), ?)", [json.dumps(deleted)])
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

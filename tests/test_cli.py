@@ -33,7 +33,7 @@ def test_run_writes_the_spec_outputs_and_exits_0(tmp_path):
     v = pl.read_csv(out / "violations.csv")
     assert v.columns == ["rule_id", "severity", "event_id", "loan_id", "borrower_id", "ts", "local_time", "channel",
                          "recipient_type", "recipient_id", "agent_id", "reference", "detail", "evidence",
-                         "policy_id", "policy_version"]
+                         "policy_id", "policy_version", "status", "waiver_id"]
     assert v.filter(pl.col("event_id") == "late").select("ts", "local_time").row(0) == (
         "2026-11-05T15:00:00Z", "2026-11-05T23:00:00+08:00")
     assert pl.read_parquet(out / "violations.parquet").height == v.height

@@ -23,6 +23,7 @@ from .. import __version__, pii
 from ..engine import AuditResult
 from ..policy import SEVERITY_RANK
 from .methodology import describe_rules
+from .record_html import record_section
 from .tables import masked_rejected, masked_violations
 
 MAX_TABLE_ROWS = 20_000   # rows embedded for the interactive table; violations.csv has all
@@ -35,6 +36,7 @@ TABLE_COLUMNS = [  # (column, heading) shown in the violations table
     ("local_time", "Local time"), ("rule_id", "Rule"), ("severity", "Severity"), ("event_id", "Event"),
     ("loan_id", "Loan"), ("borrower_id", "Borrower"), ("channel", "Channel"), ("recipient_type", "Recipient type"),
     ("recipient_id", "Recipient"), ("agent_id", "Agent"), ("detail", "Detail"), ("evidence", "Evidence"),
+    ("status", "Status"),
 ]
 EMBEDDED_COLUMNS = [c for c, _ in TABLE_COLUMNS] + ["ts"]
 
@@ -216,6 +218,10 @@ def _table_payload(v: pl.DataFrame) -> tuple[dict, str]:
         rank = pl.col("severity").replace_strict(SEVERITY_RANK, return_dtype=pl.Int8)
         v = (v.with_row_index("_order").sort([rank, pl.col("_order")], descending=[True, False])
              .head(MAX_TABLE_ROWS).sort("_order"))
+    if "status" not in v.columns:  # a result judged outside a run (the library's engine alone)
+        v = v.with_columns(pl.lit("new").alias("status"))
+    v = v.with_columns(pl.when(pl.col("waiver_id").is_not_null()).then(pl.lit("waived ") + pl.col("waiver_id"))
+                       .otherwise(pl.col("status")).alias("status")) if "waiver_id" in v.columns else v
     rows = v.select(EMBEDDED_COLUMNS).rows()
     return {"columns": EMBEDDED_COLUMNS, "rows": rows}, note
 
@@ -384,6 +390,7 @@ def render(result: AuditResult) -> str:
 <section id="run-section"><h2>The run</h2>{_run_section(result, v.height)}</section>
 <section id="totals"><h2>Totals</h2>{_totals_section(result, v)}</section>
 <section id="charts-section"><h2>Charts</h2>{_charts_section(result, v)}</section>
+{record_section(result)}
 <section id="violations-section"><h2>Violations</h2>
 {f'<p class="note" id="table-cap">{esc(note)}</p>' if note else ''}
 <noscript><p>The interactive table needs JavaScript; violations.csv holds every violation.</p></noscript>

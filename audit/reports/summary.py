@@ -38,9 +38,27 @@ def summary(result: AuditResult) -> dict:
         "finished_at": result.finished_at.isoformat(),
         "tables": tables,
         "contacts_judged": result.contacts_judged,
-        "violations": {"total": v.height, "by_rule": by_rule, "by_severity": by_sev},
+        "violations": {"total": v.height, "by_rule": by_rule, "by_severity": by_sev,
+                       "by_status": _by_status(result.statuses), "status_by_rule": result.statuses},
+        "run_id": result.run_id,  # this run's id in the store's ledger (SPEC §7); null without --db
+        "runs": result.runs,      # a period report: the ledger runs it drew from
+        "waivers": _waivers(result.waivers),
         "notes": pii.mask_strings(result.notes + (result.load.notes if result.load is not None else [])),
     }
+
+
+def _by_status(statuses: dict) -> dict:
+    return {s: sum(c.get(s, 0) for c in statuses.values()) for s in ("new", "seen", "waived", "gone")}
+
+
+def _waivers(tally: dict) -> dict | None:
+    """Ids, counts and dates of the waivers; the reasons and approvers are in report.html."""
+    if not tally:
+        return None
+    return {"source": pii.mask_str(tally["source"]), "sha256": tally["sha256"], "as_of": tally["as_of"],
+            "applied": {pii.mask_str(k): n for k, n in tally["applied"].items()},
+            "expired": [{**e, "id": pii.mask_str(e["id"])} for e in tally["expired"]],
+            "unused": pii.mask_strings(tally["unused"])}
 
 
 def write_summary(result: AuditResult, out: Path) -> None:
