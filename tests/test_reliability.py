@@ -191,3 +191,22 @@ def test_store_file_and_report_directory_are_private(tmp_path):
     audit.audit(data=data, db=db, out=tmp_path / "out")
     assert db.stat().st_mode & 0o777 == 0o600
     assert (tmp_path / "out").stat().st_mode & 0o777 == 0o700
+
+
+def test_the_spill_directory_of_an_in_memory_run_is_private_and_removed_at_exit(tmp_path):
+    """docs/decisions.md: a run without --db spills to a private temporary directory, removed at exit."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    data = _late(tmp_path / "d", "e1")
+    p = subprocess.Popen([*AUDIT, "run", "--data", str(data), "--out", str(tmp_path / "out")], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env={**os.environ, "TMPDIR": str(tmp), PAUSE: "report-written"})
+    _wait_for_pause(p, "report-written")
+    spill = [x for x in tmp.iterdir() if x.name.startswith("contact-audit-spill-")]
+    assert len(spill) == 1 and spill[0].is_dir() and spill[0].stat().st_mode & 0o777 == 0o700
+    p.stderr.close()
+    p.send_signal(signal.SIGINT)  # an interrupted run exits through the same cleanup as a finished one
+    p.wait(timeout=60)
+    assert not spill[0].exists()
+    assert subprocess.run([*AUDIT, "run", "--data", str(data), "--out", str(tmp_path / "out")], capture_output=True,
+                          timeout=120, env={**os.environ, "TMPDIR": str(tmp)}).returncode == 0
+    assert [x.name for x in tmp.iterdir()] == []

@@ -263,3 +263,34 @@ def test_run_junit_caps_failures_per_rule_and_drops_characters_xml_cannot_hold(t
     assert len(case.findall("failure")) == 3
     assert "4 violation(s) of HOURS" in case.find("system-out").text and "first 3" in case.find("system-out").text
     assert "agent_id: A\n" in case.find("failure").text + "\n"
+
+
+def test_report_html_shows_the_first_1000_rejected_rows_in_file_order_and_says_rejected_csv_holds_all(tmp_path):
+    n = 1_005
+    bad = [contact(f"bad{i:04d}", "not a time") for i in range(n)]
+    result = audit.audit(data=write_dataset(tmp_path / "d", contacts=[*bad[::-1], contact("ok", "2026-11-05T10:00:00+08:00")]))
+    page = html_report.render(result)
+    section = page[page.index('id="rejected"'):]
+    keys = re.findall(r"<td>contacts</td><td>[^<]*</td><td>(\d+)</td><td>(bad\d{4})</td>", section)
+    assert len(keys) == html_report.MAX_REJECTED_ROWS == 1_000
+    assert [int(r) for r, _ in keys] == list(range(1, 1_001))  # by row number in the file
+    assert keys[0][1] == f"bad{n - 1:04d}"  # the file lists them in reverse
+    assert f"Showing the first 1,000 of {n:,} rejected rows; rejected.csv holds them all." in page
+    assert 'id="rejected-total">1,005<' in page
+
+
+def test_policy_diff_reports_a_changed_severity_as_old_to_new(tmp_path):
+    old = tmp_path / "old.yaml"
+    old.write_text("policy_id: p\nversion: '1'\ndefault_timezone: Asia/Shanghai\nrules:\n"
+                   "  contact_hours: {start: '08:00', end: '22:00'}\n", encoding="utf-8")
+    new = tmp_path / "new.yaml"
+    new.write_text(old.read_text(encoding="utf-8").replace("version: '1'", "version: '2'")
+                   + "severity: {HOURS: critical}\n", encoding="utf-8")
+    data = write_dataset(tmp_path / "d", contacts=[contact("late", "2026-11-05T23:00:00+08:00")])
+    r = _run("policy", "diff", old, new, "--data", data)
+    assert r.exit_code == 0, r.output
+    row = next(line for line in r.output.splitlines() if line.startswith("HOURS"))
+    assert row.split()[:6] == ["HOURS", "medium->critical", "1", "1", "+0", "-0"] and row.endswith("changed")
+    r = _run("policy", "diff", old, new, "--data", data, "--format", "json")
+    hours = next(x for x in json.loads(r.output)["rules"] if x["rule_id"] == "HOURS")
+    assert (hours["severity_old"], hours["severity_new"]) == ("medium", "critical")
