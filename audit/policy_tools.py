@@ -26,6 +26,7 @@ from . import pii
 from .engine import AuditResult, run_audit
 from .errors import AuditError, PolicyError, UsageError
 from .ingest import load_dataset
+from .mapping import Mapping, load_mapping
 from .policy import BUILTIN_PREFIX, SEVERITY_RANK, Policy, load_policy, parse_policy, problems_of
 from .reports.methodology import describe_rules
 from .reports.tables import masked_violations
@@ -85,16 +86,19 @@ class PolicyDiff:
 
 
 def _audit_twice(old: Policy, new: Policy, *, data, db, timezone, encoding, since, until,
-                 lock_timeout) -> tuple[AuditResult, AuditResult]:
+                 lock_timeout, mapping=None) -> tuple[AuditResult, AuditResult]:
     if (data is None) == (db is None):
         raise UsageError("give the data to compare on: --data DATA_DIR or --db FILE (one of them)")
+    if mapping is not None and data is None:
+        raise UsageError("--mapping reads a dataset: give it with --data DATA_DIR")
     if db is not None and not Path(db).is_file():
         raise UsageError(f"--db {db}: no such store file")
     if since and until and since > until:
         raise UsageError(f"--since {since} is after --until {until}")
     con = connect(db, lock_timeout=lock_timeout)
     try:
-        loaded = load_dataset(con, data, timezone_name=timezone, encoding=encoding) if data is not None else None
+        loaded = load_dataset(con, data, timezone_name=timezone, encoding=encoding,
+                              mapping=mapping) if data is not None else None
         a = run_audit(con, old, since=since, until=until, load=loaded)
         b = run_audit(con, new, since=since, until=until, load=loaded)
     finally:
@@ -105,12 +109,17 @@ def _audit_twice(old: Policy, new: Policy, *, data, db, timezone, encoding, sinc
 def diff_policies(old: Policy | str | Path, new: Policy | str | Path, *, data: str | Path | None = None,
                   db: str | Path | None = None, timezone: str | None = None, encoding: str = "utf-8",
                   since: date | None = None, until: date | None = None, examples: int = 3,
-                  lock_timeout: float = 0.0) -> PolicyDiff:
-    """Audit the same data with both policies; the violations the change adds and removes, per rule."""
+                  lock_timeout: float = 0.0, mapping: Mapping | str | Path | None = None) -> PolicyDiff:
+    """Audit the same data with both policies; the violations the change adds and removes, per rule.
+
+    `mapping` (SPEC §8) reads `data` as a lender's own export.
+    """
     old_p = old if isinstance(old, Policy) else load_policy(old)
     new_p = new if isinstance(new, Policy) else load_policy(new)
+    if mapping is not None and not isinstance(mapping, Mapping):
+        mapping = load_mapping(mapping)
     a, b = _audit_twice(old_p, new_p, data=data, db=db, timezone=timezone, encoding=encoding, since=since,
-                        until=until, lock_timeout=lock_timeout)
+                        until=until, lock_timeout=lock_timeout, mapping=mapping)
     # compared on the ids as stored (two masked ids may look alike); only what is shown is masked
     va, vb = a.violations, b.violations
     added = vb.join(va.select(KEY), on=KEY, how="anti")

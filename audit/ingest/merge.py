@@ -13,14 +13,16 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from .. import progress
+from .. import pii, progress
 from ..errors import LoadError, UsageError
 from ..schemas import LOAD_ORDER, SQL_TYPE, TABLES, Table
 from ..store import frame, scalar
 from ..timezones import is_zone
+from ..mapping import Mapping
 from .check import _key_text, validate
+from .map import SRC, Input, chunks, plan, settle
 from .parse import IDX, NO_REASONS, _quoted
-from .read import FILE, ROW, UNPARSED, _as_text, _file_chunks, discover
+from .read import FILE, ROW, UNPARSED, _as_text, discover
 
 
 @dataclass
@@ -61,15 +63,16 @@ def _raw_values(table: Table, df: pl.DataFrame) -> pl.DataFrame:
     return df.select(IDX, FILE, ROW).with_columns(_as_text(df.select(cols)))
 
 
-def _reread(table: Table, root: Path, encoding: str, rows: pl.DataFrame) -> pl.DataFrame:
+def _reread(table: Table, root: Path, inputs: dict[str, Input], rows: pl.DataFrame) -> pl.DataFrame:
     """Raw values of rows (IDX, FILE, ROW) judged valid on their own but rejected later.
 
     Valid rows are not kept as written (that would double the memory of a
-    load); the few rejected later are read again from their files.
+    load); the few rejected later are read again from their files (through
+    the mapping, when they came through one).
     """
     out = []
     for (name,), wanted in rows.group_by(FILE):
-        for chunk in _file_chunks(table, root / name, root, encoding):
+        for chunk, _ in chunks(table, inputs[name], root):
             hit = chunk.join(wanted.select(IDX, ROW), on=ROW)
             if hit.height:
                 out.append(_raw_values(table, hit.rename({c: f"raw_{c}" for c in table.names})))
@@ -151,11 +154,16 @@ class Staged:
     raw: list[pl.DataFrame] = field(default_factory=list)      # the rows as written, of those with a reason
     chunks: list[tuple[str, int, int, int]] = field(default_factory=list)  # (file, first IDX, rows, first row)
     extra: dict[str, None] = field(default_factory=dict)       # columns beyond the table's, in order of appearance
+    inputs: dict[str, Input] = field(default_factory=dict)     # file (relative) -> how it was read
+    sources: dict[str, list[str]] = field(default_factory=dict)  # mapped file -> its own columns, as written
 
 
-def stage_table(con: duckdb.DuckDBPyConnection, table: Table, files: list[Path], root: Path, *,
+def stage_table(con: duckdb.DuckDBPyConnection, table: Table, files: list[Path | Input], root: Path, *,
                 encoding: str, zone: str | None) -> Staged:
     """Read and check a table's files chunk by chunk into a temporary table.
+
+    `files` are paths read as §1 says, or Inputs (map.py) that may come
+    through a mapping, each with its own encoding and zone.
 
     This runs before the load's transaction: rows appended inside one are
     held uncompressed, outside the memory limit, until the commit.
@@ -176,10 +184,17 @@ def stage_table(con: duckdb.DuckDBPyConnection, table: Table, files: list[Path],
     # Staging order does not matter (rows carry IDX): let the engine append in parallel.
     con.execute("SET preserve_insertion_order = false")
     try:
-        for path in files:
-            for chunk in _file_chunks(table, path, root, encoding):
+        for inp in files:
+            inp = inp if isinstance(inp, Input) else Input(inp, encoding, zone)
+            path = inp.path
+            staged.inputs[str(path.relative_to(root))] = inp
+            for chunk, unmapped in chunks(table, inp, root):
                 staged.extra.update(dict.fromkeys(c for c in chunk.columns if c.startswith("extra:") or c == UNPARSED))
-                df, found = validate(table, chunk, zone, offset=staged.read)
+                if inp.source is not None:
+                    staged.sources.setdefault(str(path.relative_to(root)), [
+                        c.removeprefix(SRC) for c in chunk.columns if c.startswith(SRC)])
+                df, found = validate(table, chunk, inp.zone, offset=staged.read)
+                found = settle(found, unmapped, staged.read)
                 if df.height:
                     staged.chunks.append((str(path.relative_to(root)), staged.read, df.height, df[ROW][0]))
                 staged.read += df.height
@@ -197,7 +212,7 @@ def stage_table(con: duckdb.DuckDBPyConnection, table: Table, files: list[Path],
     return staged
 
 
-def merge_table(con: duckdb.DuckDBPyConnection, staged: Staged, root: Path, *, encoding: str,
+def merge_table(con: duckdb.DuckDBPyConnection, staged: Staged, root: Path, *, encoding: str = "utf-8",
                 has_borrowers: bool) -> tuple[TableCounts, pl.DataFrame]:
     """Decide each staged row's fate, write the accepted ones, and return the counts and rejected rows."""
     table, stage, read = staged.table, staged.stage, staged.read
@@ -258,7 +273,7 @@ def merge_table(con: duckdb.DuckDBPyConnection, staged: Staged, root: Path, *, e
     missing = rejected_idx.to_frame().join(raw_rows.select(IDX), on=IDX, how="anti")
     if missing.height:
         where = _locate(missing, chunks)
-        raw_rows = pl.concat([raw_rows, _reread(table, root, encoding, where)], how="diagonal_relaxed")
+        raw_rows = pl.concat([raw_rows, _reread(table, root, staged.inputs, where)], how="diagonal_relaxed")
     rows = raw_rows.filter(pl.col(IDX).is_in(rejected_idx.implode())).unique(IDX).sort(IDX)
     key_text = _key_text(table)
     copies = conflicts.select(IDX, pl.col("_copies").cast(pl.String))
@@ -277,17 +292,33 @@ def merge_table(con: duckdb.DuckDBPyConnection, staged: Staged, root: Path, *, e
         [UNPARSED] if UNPARSED in extra else [])
     shown = {UNPARSED: "unparsed_line"}
     rows = rows.with_columns(*[pl.lit(None, pl.String).alias(c) for c in values if c not in rows.columns])
+    rows = _source_values(rows, staged.sources)
     rej = rows.join(per_row, on=IDX).sort(IDX).select(
         pl.lit(table.name).alias("table"),
         pl.col(FILE).alias("source_file"),
         pl.col(ROW).alias("row"),
         key_text.alias("key"),
         pl.col("reasons"),
-        pl.struct([pl.col(c).cast(pl.String).alias(shown.get(c, c.removeprefix("raw_").removeprefix("extra:")))
-                   for c in values]).struct.json_encode().alias("values"),
+        pl.coalesce(pl.col("_source_values"), pl.struct(
+            [pl.col(c).cast(pl.String).alias(shown.get(c, c.removeprefix("raw_").removeprefix("extra:")))
+             for c in values]).struct.json_encode()).alias("values"),
     )
     assert counts.read == counts.loaded + counts.updated + counts.duplicates + counts.rejected, counts
     return counts, rej
+
+
+def _source_values(rows: pl.DataFrame, sources: dict[str, list[str]]) -> pl.DataFrame:
+    """Rejected rows of mapped files shown with the source's own column names and values (SPEC §8).
+
+    One pass per mapped file (there are few), not per row.
+    """
+    out = pl.lit(None, pl.String)
+    for name, cols in sources.items():
+        missing = [SRC + c for c in cols if SRC + c not in rows.columns]
+        rows = rows.with_columns(*[pl.lit(None, pl.String).alias(c) for c in missing])
+        shown = pl.struct([pl.col(SRC + c).cast(pl.String).alias(c) for c in cols]).struct.json_encode()
+        out = pl.when(pl.col(FILE) == name).then(shown).otherwise(out)
+    return rows.with_columns(out.alias("_source_values"))
 
 
 def _locate(rows: pl.DataFrame, chunks: list[tuple[str, int, int, int]]) -> pl.DataFrame:
@@ -312,13 +343,13 @@ def _digest(con: duckdb.DuckDBPyConnection, table: Table, sign: int, **rows: str
 # ---------------------------------------------------------------- the load
 
 def load_dataset(con: duckdb.DuckDBPyConnection, data_dir: str | Path, *, timezone_name: str | None = None,
-                 encoding: str = "utf-8") -> LoadResult:
-    """Load a dataset directory into the store in one transaction."""
+                 encoding: str = "utf-8", mapping: Mapping | None = None) -> LoadResult:
+    """Load a dataset directory into the store in one transaction (through `mapping`, SPEC §8, if given)."""
     root = Path(data_dir)
     if timezone_name is not None and not is_zone(timezone_name):
         raise UsageError(f"--timezone {timezone_name!r} is not an IANA time zone name (e.g. Asia/Shanghai)")
     notes: list[str] = []
-    files = discover(root, notes)
+    files = plan(root, discover(root, notes), mapping, encoding=encoding, zone=timezone_name)
     for name, t in TABLES.items():
         if t.required_table and name not in files:
             has_rows = scalar(con, f"SELECT count(*) > 0 FROM {name}")
@@ -361,7 +392,9 @@ def _merge_all(con: duckdb.DuckDBPyConnection, staged: dict[str, Staged], root: 
             [load_id, str(root), started, json.dumps({k: v.as_dict() for k, v in result.counts.items()})],
         )
         if result.rejected.height:
-            con.register("_rej", result.rejected)
+            # kept masked, as in reports: the store's rejected rows feed nightly reports, and a
+            # rejected row's values are not the record of anything else
+            con.register("_rej", pii.mask_frame(result.rejected))
             con.execute(
                 'INSERT INTO rejected_rows SELECT ?, "table", source_file, "row", "key", reasons, "values" FROM _rej',
                 [load_id],

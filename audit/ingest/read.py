@@ -247,7 +247,7 @@ def _cannot_read(path: Path, fmt: str, e: Exception) -> LoadError:
                      f"check the file's format and encoding")
 
 
-def _columns(df: pl.DataFrame, path: Path) -> pl.DataFrame:
+def _spec_columns(df: pl.DataFrame, path: Path) -> pl.DataFrame:
     """Lower-cased column names; the types a file gives exactly are kept, the rest as text.
 
     Columns the spec does not know are kept under their own prefix, so no
@@ -260,9 +260,24 @@ def _columns(df: pl.DataFrame, path: Path) -> pl.DataFrame:
     return _native(df.rename(dict(zip(df.columns, names))))
 
 
-def read_chunks(path: Path, encoding: str = "utf-8") -> Iterator[pl.DataFrame]:
-    """A file's rows in chunks of at most CHUNK_ROWS, with their row numbers in the file (ROW)."""
+def _as_written(df: pl.DataFrame, path: Path) -> pl.DataFrame:
+    """Column names as the header writes them (trimmed), for a mapping (SPEC §8) to name them."""
+    names = [c.strip() for c in df.columns]
+    if len(set(names)) != len(names):
+        raise LoadError(f"{path.name}: two columns have the same name in the header")
+    if ROW in names:
+        raise LoadError(f"{path.name}: a column is named {ROW}, which the loader uses for row numbers; rename it")
+    return _native(df.rename(dict(zip(df.columns, names))))
+
+
+def read_chunks(path: Path, encoding: str = "utf-8", as_written: bool = False) -> Iterator[pl.DataFrame]:
+    """A file's rows in chunks of at most CHUNK_ROWS, with their row numbers in the file (ROW).
+
+    Column names are lower-cased §1 names (others prefixed `extra:`), or with
+    `as_written` the header's own names, for the mapping step.
+    """
     fmt, compression = file_form(path)
+    _columns = _as_written if as_written else _spec_columns
     if fmt == "parquet":
         try:
             rows = pq.ParquetFile(path).metadata.num_rows  # also: is it Parquet at all
