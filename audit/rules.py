@@ -48,10 +48,11 @@ def sql_rules(policy: Policy, *, has_emergency_contacts: bool) -> list[Rule]:
     if tp is not None:
         tiers = pl.DataFrame(
             {
+                "tier_no": list(range(1, len(tp.amount_tiers) + 1)),
                 "overdue_amount_at_least": [t.overdue_amount_at_least for t in tp.amount_tiers],
                 "min_days_past_due": [t.min_days_past_due for t in tp.amount_tiers],
             },
-            schema={"overdue_amount_at_least": pl.Decimal(18, 2), "min_days_past_due": pl.Int64},
+            schema={"tier_no": pl.Int64, "overdue_amount_at_least": pl.Decimal(18, 2), "min_days_past_due": pl.Int64},
         )
         rules.append(Rule("TP-DPD", "tp_dpd", {"min_days_past_due": tp.min_days_past_due}, {"p_amount_tiers": tiers}))
         if tp.escalation:

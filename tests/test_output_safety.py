@@ -204,7 +204,7 @@ def test_verbose_load_output_never_contains_message_text(run, tmp_path):
 
 def test_junit_report_is_well_formed_xml_with_hostile_values(run):
     tree = ET.parse(run["root"] / "junit.xml")
-    assert tree.getroot().iter("testcase")
+    assert len(list(tree.getroot().iter("testcase"))) >= 1  # a test per active rule
     text = (run["root"] / "junit.xml").read_text(encoding="utf-8")
     assert "<img" not in text and PHONE not in text
 

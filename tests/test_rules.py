@@ -48,9 +48,6 @@ def test_amount_tier_with_the_largest_matching_threshold_sets_the_days(tmp_path,
     ((5, 3), {"dpd2"}),                    # the 3-day tier is listed last
     ((3, 5), {"dpd2", "dpd3", "dpd4"}),    # the 5-day tier is listed last
 ])
-@pytest.mark.xfail(strict=True, reason="bug: with equal tier thresholds the engine applies the tier listed "
-                                       "first (DuckDB arg_max over ties in queries/tp_dpd.sql, an order SQL "
-                                       "does not promise); docs/decisions.md says the one listed last wins")
 def test_of_tiers_with_equal_thresholds_the_one_listed_last_wins(tmp_path, days, flagged_ids):
     root = write_dataset(tmp_path, installments=[{**UNPAID, "amount_due": "20000.00"}], contacts=DPD_2_TO_6)
     tiers = [{"overdue_amount_at_least": 10000, "min_days_past_due": d} for d in days]
