@@ -332,17 +332,32 @@ def policy_list() -> None:
 
 @policy.command("validate")
 @click.argument("file")
+@click.option("--format", "fmt", default="text", show_default=True, type=click.Choice(["text", "github"]),
+              help="github: each problem as a GitHub Actions annotation on its line of FILE.")
 @handle_errors
-def policy_validate(file: str) -> None:
+def policy_validate(file: str, fmt: str) -> None:
     """Check FILE against the policy contract: exit 0, or 2 with every problem and its path."""
+    from .annotations import annotation, policy_problem_lines
     from .policy import builtin_namesake
 
-    p = load_policy(file)
+    try:
+        p = load_policy(file)
+    except PolicyError as e:
+        if fmt != "github":
+            raise
+        for problem, line in zip(e.problems, policy_problem_lines(file, e.problems)):
+            click.echo(annotation(problem, file=file, line=line, title=f"invalid {e.kind}"))
+        _fail(f"{e.kind} {file} is invalid ({len(e.problems)} problem(s), annotated above)", 2)
     click.echo(f"{file}: valid ({p.policy_id} {p.version}; rules: {', '.join(p.rule_ids())})")
     namesake = builtin_namesake(p)
     if namesake:  # reports name a policy by id and version: two contents must not share them
-        click.echo(f"audit: warning: policy {p.policy_id} version {p.version} differs from the built-in "
-                   f"{namesake} with the same id and version; give it a new version", err=True)
+        warning = (f"policy {p.policy_id} version {p.version} differs from the built-in "
+                   f"{namesake} with the same id and version; give it a new version")
+        if fmt == "github":
+            line = policy_problem_lines(file, ["version"])[0]
+            click.echo(annotation(warning, file=file, line=line, title="policy version", level="warning"))
+        else:
+            click.echo(f"audit: warning: {warning}", err=True)
 
 
 @policy.command("diff")
@@ -387,16 +402,23 @@ def policy_diff(old, new, data, db, fmt, fail_on_new, examples, zone, encoding, 
 @policy.command("test")
 @click.argument("cases", type=click.Path(exists=True))
 @click.option("--junit", "junit", type=click.Path(dir_okay=False), help="Also write JUnit XML here.")
+@click.option("--format", "fmt", default="text", show_default=True, type=click.Choice(["text", "github"]),
+              help="github: each failing case as a GitHub Actions annotation on its line of the cases file.")
 @handle_errors
-def policy_test(cases: str, junit: str | None) -> None:
+def policy_test(cases: str, junit: str | None, fmt: str) -> None:
     """Run policy unit tests: YAML cases (a file, or a directory of them) with data and expected violations.
 
     Exit 0 when every case passes, 1 when one fails.
     """
+    from .annotations import annotation
     from .policy_tools import run_policy_tests
 
     results = run_policy_tests(cases)
     for r in results:
+        if fmt == "github" and not r.passed:
+            message = "\n".join([f"policy test case failed: {r.name}", *r.explain()])
+            click.echo(annotation(message, file=r.path, line=r.line, title=f"policy test {r.name}"))
+            continue
         click.echo(f"{'PASS' if r.passed else 'FAIL'} {r.file}::{r.name}")
         for line in [] if r.passed else r.explain():
             click.echo(f"     {line}")

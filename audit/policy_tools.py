@@ -23,6 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import pii
+from .annotations import yaml_tree
 from .engine import AuditResult, run_audit
 from .errors import AuditError, PolicyError, UsageError
 from .ingest import load_dataset
@@ -298,6 +299,8 @@ class CaseResult:
     unexpected: list[tuple[str, str]] = field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0
+    path: str = ""   # the case file as found (for CI annotations; `file` is a display label)
+    line: int = 1     # where the case starts in that file
 
     def explain(self) -> list[str]:
         if self.error:
@@ -419,6 +422,19 @@ def run_case(case: Case, case_file: Path, default_policy=None, cache: dict | Non
     return res
 
 
+def case_lines(path: Path) -> list[int]:
+    """The line where each case of a test file starts (`- name: ...`), so a CI annotation marks it."""
+    root = yaml_tree(path.read_bytes(), _CaseLoader)
+    if not isinstance(root, yaml.MappingNode):
+        return []
+    cases = next((v for k, v in root.value if isinstance(k, yaml.ScalarNode) and k.value == "cases"), None)
+    if cases is None:  # a file that is one case
+        return [root.start_mark.line + 1]
+    if not isinstance(cases, yaml.SequenceNode):
+        return []
+    return [c.start_mark.line + 1 for c in cases.value]
+
+
 def run_policy_tests(path: str | Path) -> list[CaseResult]:
     """Every case of every test file under `path` (a file or a directory)."""
     base = Path(path)
@@ -427,6 +443,9 @@ def run_policy_tests(path: str | Path) -> list[CaseResult]:
     for f in case_files(base):
         cf = load_case_file(f)
         label = f.as_posix() if not base.is_dir() else (Path(base.name) / f.relative_to(base)).as_posix()
-        for case in cf.cases:
-            results.append(run_case(case, f, cf.policy, cache, label))
+        lines = case_lines(f)
+        for i, case in enumerate(cf.cases):
+            res = run_case(case, f, cf.policy, cache, label)
+            res.path, res.line = f.as_posix(), lines[i] if i < len(lines) else 1
+            results.append(res)
     return results
