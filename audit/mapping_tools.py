@@ -166,7 +166,8 @@ VALUE_GUESSES: dict[str, dict[str, str]] = {
                        "THIRD_PARTY": "third_party", "OTHER": "third_party"},
     "channel": {"电话": "call", "外呼": "call", "短信": "sms", "邮件": "email", "推送": "app_push",
                 "APP推送": "app_push", "微信": "im", "信函": "letter", "上门": "visit", "CALL": "call",
-                "SMS": "sms", "TEXT": "sms", "EMAIL": "email", "PUSH": "app_push", "LETTER": "letter"},
+                "SMS": "sms", "TEXT": "sms", "EMAIL": "email", "PUSH": "app_push", "LETTER": "letter", "CHAT": "im",
+                "VISIT": "visit", "FIELD VISIT": "visit"},
 }
 CHANNEL_WORDS = {"call": ("call", "dial", "通话", "电话", "外呼"), "sms": ("sms", "text", "短信"),
                  "email": ("mail",), "app_push": ("push",), "letter": ("letter",), "visit": ("visit",)}
@@ -288,7 +289,8 @@ def _draft_source(table: str, glob: str, files: list[Path], df: pl.DataFrame, en
                 text = df[src].drop_nulls().cast(pl.String).str.strip_chars().head(1000)
                 naive = naive or bool(text.str.contains(r"[0-9]$").any())
     if naive:
-        lines.append("      timezone: Asia/Shanghai   # the zone of its times without an offset: check it")
+        zone = "UTC" if any("utc" in src.casefold() for src in found.values()) else "Asia/Shanghai"
+        lines.append(f"      timezone: {zone}   # the zone of its times without an offset: check it")
     lines.append("      columns:")
     lines += [f"        {col}: {_q(src)}" for col, src in found.items()]
     unmatched = [c for c in df.columns if c not in found.values() and c != UNPARSED]
@@ -308,7 +310,9 @@ def _draft_source(table: str, glob: str, files: list[Path], df: pl.DataFrame, en
             continue  # already §1's values (matched case-insensitively)
         value_lines.append(f"        {col}:   # one of: {', '.join(t.col(col).enum)}")
         for v in distinct:
-            guess = VALUE_GUESSES.get(col, {}).get(v) or VALUE_GUESSES.get(col, {}).get(v.upper(), "")
+            known = VALUE_GUESSES.get(col, {})
+            as_enum = v.lower().replace(" ", "_")
+            guess = known.get(v) or known.get(v.upper()) or (as_enum if as_enum in already else "")
             value_lines.append(f"          {_q(v)}: {_q(guess)}" + ("" if guess else "   # fill in"))
     if value_lines:
         lines.append("      values:")

@@ -265,8 +265,9 @@ def _as_written(df: pl.DataFrame, path: Path) -> pl.DataFrame:
     names = [c.strip() for c in df.columns]
     if len(set(names)) != len(names):
         raise LoadError(f"{path.name}: two columns have the same name in the header")
-    if ROW in names:
-        raise LoadError(f"{path.name}: a column is named {ROW}, which the loader uses for row numbers; rename it")
+    if ROW in names or FILE in names:
+        raise LoadError(f"{path.name}: a column is named {ROW} or {FILE}, which the loader uses for the row's "
+                        f"place; rename it")
     return _native(df.rename(dict(zip(df.columns, names))))
 
 

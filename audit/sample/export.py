@@ -133,12 +133,14 @@ tables:
 def _stored(data_dir: Path) -> dict[str, pl.DataFrame]:
     """The tables the loader stores for a §1 dataset: the events its audit judges, and nothing rejected."""
     from ..ingest import load_dataset
+    from ..schemas import TABLES
     from ..store import connect, frame
 
     con = connect(None)
     try:
         load_dataset(con, data_dir)
-        return {t: frame(con, f"SELECT * FROM {t}") for t in
+        # in key order: the store keeps no row order (rows are staged in parallel), an export's bytes must
+        return {t: frame(con, f"SELECT * FROM {t} ORDER BY {', '.join(TABLES[t].key)}") for t in
                 ("borrowers", "loans", "installments", "emergency_contacts", "contacts")}
     finally:
         con.close()
@@ -244,7 +246,7 @@ def _us_dialer(t: dict[str, pl.DataFrame], out: Path) -> dict[str, int]:
     ct = t["contacts"].sort("ts", "event_id").with_columns(pl.col("ts").dt.strftime("%Y%m").alias("_month"))
     calls = ct.filter(pl.col("channel") == "call")
     _check_words(calls, "outcome", US_DISPOSITION, "us-dialer calls")
-    (out / "dialer").mkdir()
+    (out / "dialer").mkdir(exist_ok=True)
     for (month,), part in calls.partition_by("_month", as_dict=True, maintain_order=True).items():
         part.with_columns(_replace("outcome", US_DISPOSITION), _replace("recipient_type", US_PARTY)).select(
             AttemptID="event_id", AccountNumber="loan_id",
