@@ -10,7 +10,8 @@ from pathlib import Path
 import duckdb
 
 from . import ledger, progress
-from .engine import AuditResult, run_audit
+from .agents import contacts_per_agent
+from .engine import AuditResult, ensure_facts, run_audit
 from .errors import Interrupted, LoadError, UsageError
 from .ingest import LoadResult, load_dataset as _load_into
 from .limits import check_memory_limit, check_threads, no_space, out_of_memory
@@ -119,6 +120,8 @@ def audit(*, db: str | Path | None = None, data: str | Path | None = None,
                                 mapping=mapping) if loading else None
             result = _judge(con, pol, engine, spark_master, since, until, loaded, out is not None,
                             memory_limit is not None)
+            ensure_facts(con, pol, since, until)
+            result.agent_contacts = contacts_per_agent(con)
             if db is not None:  # a store keeps the record (SPEC §7)
                 result.load = ledger.loads_in_scope(con, windowed=bool(since or until), current=loaded)
                 ledger.record(con, result, waivers=wv, as_of=as_of, engine=engine)

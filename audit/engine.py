@@ -61,6 +61,7 @@ class AuditResult:
     waivers: dict = field(default_factory=dict)       # waivers.tally(): applied, expired, unused
     runs: list = field(default_factory=list)          # a period report: the runs it drew from
     trend: pl.DataFrame | None = None                 # violations per local date and rule, for the report
+    agent_contacts: pl.DataFrame | None = None        # agent_id, contacts judged (SPEC §9 scorecards)
 
     def worst_at_or_above(self, severity: str) -> bool:
         """Waived violations never count (SPEC §7)."""
@@ -96,6 +97,14 @@ def build_facts(con: duckdb.DuckDBPyConnection, policy: Policy, since: date | No
         "CREATE TEMP TABLE facts AS " + query_text("facts"),
         {"default_timezone": policy.default_timezone, "since": since, "until": until},
     )
+
+
+def ensure_facts(con: duckdb.DuckDBPyConnection, policy: Policy, since: date | None, until: date | None) -> None:
+    """The DuckDB facts of the judged window, when the rules ran elsewhere (Spark): the record and
+    the agent scorecards read which contacts were judged from them."""
+    exists = scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'facts' AND temporary")
+    if not exists:
+        build_facts(con, policy, since, until)
 
 
 def run_audit(con: duckdb.DuckDBPyConnection, policy: Policy, *, since: date | None = None,

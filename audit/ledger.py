@@ -21,7 +21,7 @@ import duckdb
 import polars as pl
 
 from . import __version__, progress
-from .engine import AuditResult
+from .engine import AuditResult, ensure_facts
 from .ingest import REJECTED_SCHEMA, LoadResult, TableCounts
 from .schemas import VIOLATION_COLUMNS
 from .store import RUN_VIOLATION_COLUMNS, frame, scalar
@@ -54,14 +54,6 @@ def loads_in_scope(con: duckdb.DuckDBPyConnection, *, windowed: bool, current: L
 
 
 # ---------------------------------------------------------------- status of a run's violations
-
-def _ensure_facts(con, result: AuditResult) -> None:
-    exists = scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'facts' AND temporary")
-    if not exists:  # the Spark engine judged elsewhere: the DuckDB facts tell which contacts it judged
-        from .engine import build_facts
-
-        build_facts(con, result.policy, result.since, result.until)
-
 
 def _seen(con, current: pl.DataFrame) -> pl.DataFrame:
     """(rule_id, event_id) of the current violations an earlier run in the ledger reported."""
@@ -122,7 +114,7 @@ def record(con: duckdb.DuckDBPyConnection, result: AuditResult, *, waivers: Waiv
            engine: str) -> None:
     """Give the run's violations their status, count what is gone, and append the run to the ledger."""
     progress.step("record the run in the store")
-    _ensure_facts(con, result)
+    ensure_facts(con, result.policy, result.since, result.until)
     mark(result, waivers, as_of, seen=_seen(con, result.violations))
     gone = _gone(con, result.violations)
     result.statuses = status_counts(result.violations, result.policy.rule_ids(), gone)
@@ -133,11 +125,14 @@ def record(con: duckdb.DuckDBPyConnection, result: AuditResult, *, waivers: Waiv
         by_rule = dict.fromkeys(result.policy.rule_ids(), 0)
         by_rule.update(dict(v.group_by("rule_id").len().iter_rows()) if v.height else {})
         last_load = scalar(con, "SELECT max(load_id) FROM loads")
-        con.execute("INSERT INTO runs VALUES (?, ?, now(), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+        agents = result.agent_contacts
+        agents_json = json.dumps({("" if a is None else a): n for a, n in agents.iter_rows()}) \
+            if agents is not None else None
+        con.execute("INSERT INTO runs VALUES (?, ?, now(), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
             run_id, result.started_at, __version__, engine, result.policy.policy_id, result.policy.version,
             result.policy.sha256, (waivers.sha256 if waivers else None), result.since, result.until,
             (result.fingerprint or {}).get("sha256"), result.contacts_judged, last_load,
-            json.dumps(by_rule), json.dumps(result.statuses), result.policy.text])
+            json.dumps(by_rule), json.dumps(result.statuses), result.policy.text, agents_json])
         rows = v.with_columns(pl.lit(run_id, pl.Int64).alias("run_id"), _local_date().alias("local_date"))
         con.register("_run_rows", rows.select(RUN_VIOLATION_COLUMNS))
         con.execute("INSERT INTO run_violations SELECT * FROM _run_rows")
@@ -221,10 +216,13 @@ def period_result(con: duckdb.DuckDBPyConnection, since: date | None, until: dat
     if waivers is not None:
         v = apply(v.drop("waiver_id"), waivers, as_of)
     info = con.execute(
-        "SELECT run_id, contacts_judged, statuses, last_load_id FROM runs "
+        "SELECT run_id, contacts_judged, statuses, last_load_id, agents FROM runs "
         "WHERE run_id IN (SELECT unnest(?::BIGINT[])) ORDER BY run_id", [runs]).fetchall() if runs else []
     gone: dict[str, int] = {}
-    for _, _, statuses, _ in info:
+    per_agent: dict[str, int] = {}
+    for _, _, statuses, _, agents in info:
+        for a, n in json.loads(agents or "{}").items():
+            per_agent[a] = per_agent.get(a, 0) + int(n)
         for rule, c in json.loads(statuses or "{}").items():
             gone[rule] = gone.get(rule, 0) + int(c.get("gone", 0))
     result = AuditResult(violations=v.select(REPORT_COLUMNS), policy=policy, started_at=started,
@@ -234,6 +232,9 @@ def period_result(con: duckdb.DuckDBPyConnection, since: date | None, until: dat
     result.statuses = status_counts(result.violations, policy.rule_ids(), gone)
     result.waivers = tally(v, waivers, as_of)
     result.trend = trend(result.violations)
+    result.agent_contacts = pl.DataFrame(
+        {"agent_id": [a or None for a in per_agent], "contacts": list(per_agent.values())},
+        schema={"agent_id": pl.String, "contacts": pl.Int64})
     if not runs:
         result.notes.append("no run in the ledger judged this window: the report is empty")
     return result

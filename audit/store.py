@@ -48,7 +48,7 @@ LEDGER_DDL = [
         run_id BIGINT, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, tool_version VARCHAR, engine VARCHAR,
         policy_id VARCHAR, policy_version VARCHAR, policy_sha256 VARCHAR, waivers_sha256 VARCHAR,
         since DATE, "until" DATE, input_sha256 VARCHAR, contacts_judged BIGINT, last_load_id BIGINT,
-        violations VARCHAR, statuses VARCHAR, policy_text VARCHAR)""",
+        violations VARCHAR, statuses VARCHAR, policy_text VARCHAR, agents VARCHAR)""",
     "CREATE TABLE IF NOT EXISTS run_violations (" + ", ".join(
         f'"{c}" {"BIGINT" if c == "run_id" else "DATE" if c == "local_date" else "VARCHAR"}'
         for c in RUN_VIOLATION_COLUMNS) + ")",
@@ -136,7 +136,7 @@ def _check_layout(con: duckdb.DuckDBPyConnection, db) -> None:
 _LEDGER = {
     "runs": ["run_id", "started_at", "finished_at", "tool_version", "engine", "policy_id", "policy_version",
              "policy_sha256", "waivers_sha256", "since", "until", "input_sha256", "contacts_judged",
-             "last_load_id", "violations", "statuses", "policy_text"],
+             "last_load_id", "violations", "statuses", "policy_text", "agents"],
     "run_violations": RUN_VIOLATION_COLUMNS,
     "purges": ["purged_at", "counts"],
     "loads": ["load_id", "data_dir", "started_at", "finished_at", "counts"],

@@ -34,7 +34,7 @@ HIDDEN_FILE = "13512345678"        # a hidden file in the table directory: skipp
 RAW_VALUES = [ID_NUMBER, RECIPIENT_ID, MOBILE_LOAN, CARD_EVENT, DOTTED_AGENT, PHONE_FILE, UNKNOWN_LOAN,
               POLICY_FILE, HIDDEN_FILE, "138.1234.5678", "13812345679"]
 
-OUTPUTS = ["violations.csv", "violations.parquet", "rejected.csv", "report.html", "summary.json",
+OUTPUTS = ["violations.csv", "violations.parquet", "rejected.csv", "report.html", "summary.json", "agents.csv",
            "manifest.json", "audit.xml", "diff.text", "diff.json", "diff.markdown"]
 SCANNED = OUTPUTS
 

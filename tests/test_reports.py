@@ -22,7 +22,7 @@ from helpers import contact, policy, write_dataset, write_table
 EC = dict(recipient_type="emergency_contact", recipient_id="K1")
 XSS = "<script>document.body.setAttribute('data-pwned','1')</script>"
 REPORT_FILES = {"violations.csv", "violations.parquet", "rejected.csv", "summary.json", "report.html",
-                "manifest.json"}
+                "agents.csv", "manifest.json"}
 
 
 def _run(*args):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from .. import progress
 from ..engine import AuditResult
+from .agents import write_agents
 from .html import write_html
 from .manifest import write_manifest
 from .summary import write_summary
@@ -30,6 +31,7 @@ def write_reports(result: AuditResult, out_dir: str | Path, *, data: str | Path 
         write_summary(result, tmp)
         progress.step("write report.html")
         write_html(result, tmp)
+        write_agents(result, tmp)
         progress.step("write manifest.json")
         progress.checkpoint("report-written")
         write_manifest(result, tmp)  # last: it hashes every other file

@@ -23,6 +23,7 @@ from .. import __version__, pii
 from ..engine import AuditResult
 from ..policy import SEVERITY_RANK
 from .methodology import describe_rules
+from .agents import agents_section
 from .record_html import record_section
 from .tables import masked_rejected, masked_violations
 
@@ -351,6 +352,20 @@ else if(k==="sort"&&cfg.shown.indexOf(v.replace(/^-/,""))>=0){state.key=v.replac
 fromHash();render();document.body.setAttribute("data-ready","1");})();"""
 
 
+# Sorting for the small server-rendered tables (class "sortable"): each cell's data-v, numbers as numbers.
+SORT_JS = """(function(){"use strict";
+Array.prototype.forEach.call(document.querySelectorAll("table.sortable"),function(t){
+var heads=t.tHead.rows[0].cells,body=t.tBodies[0];
+Array.prototype.forEach.call(heads,function(th,i){th.addEventListener("click",function(){
+var dir=th.getAttribute("aria-sort")==="descending"?1:-1;
+Array.prototype.forEach.call(heads,function(h){h.setAttribute("aria-sort","none");});
+th.setAttribute("aria-sort",dir>0?"ascending":"descending");
+var rows=Array.prototype.slice.call(body.rows);
+rows.sort(function(a,b){var x=a.cells[i].getAttribute("data-v"),y=b.cells[i].getAttribute("data-v");
+var nx=parseFloat(x),ny=parseFloat(y);if(!isNaN(nx)&&!isNaN(ny)){return (nx-ny)*dir;}
+return x<y?-dir:x>y?dir:0;});rows.forEach(function(r){body.appendChild(r);});});});});})();"""
+
+
 def _csp_hash(script: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode() + "'"
 
@@ -369,7 +384,8 @@ def render(result: AuditResult) -> str:
     heads = "".join(f'<th data-col="{c}" scope="col">{esc(h)}</th>' for c, h in TABLE_COLUMNS)
     channels = sorted(set(v["channel"].to_list())) if v.height else []
     csp = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
-           f"script-src {_csp_hash(ERROR_JS)} {_csp_hash(APP_JS)}; base-uri 'none'; form-action 'none'")
+           f"script-src {_csp_hash(ERROR_JS)} {_csp_hash(APP_JS)} {_csp_hash(SORT_JS)}; base-uri 'none'; "
+           "form-action 'none'")
     title = pii.mask_str(f"Contact audit: {p.policy_id} {p.version}")
     return f"""<!DOCTYPE html>
 <html lang="en">
@@ -391,6 +407,7 @@ def render(result: AuditResult) -> str:
 <section id="totals"><h2>Totals</h2>{_totals_section(result, v)}</section>
 <section id="charts-section"><h2>Charts</h2>{_charts_section(result, v)}</section>
 {record_section(result)}
+{agents_section(result)}
 <section id="violations-section"><h2>Violations</h2>
 {f'<p class="note" id="table-cap">{esc(note)}</p>' if note else ''}
 <noscript><p>The interactive table needs JavaScript; violations.csv holds every violation.</p></noscript>
@@ -409,6 +426,7 @@ def render(result: AuditResult) -> str:
 <script type="application/json" id="violations-data">{json_for_script(payload)}</script>
 <script type="application/json" id="table-config">{json_for_script(config)}</script>
 <script>{APP_JS}</script>
+<script>{SORT_JS}</script>
 </body>
 </html>
 """
