@@ -352,7 +352,7 @@ def parse_yaml_mapping(raw: bytes, source: str, error=PolicyError, what: str = "
         text = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
         raise error(source, [f"not valid YAML: {text}"]) from None
     if not isinstance(data, dict):
-        raise error(source, [f"(top level): a {what} file is a mapping of keys"])
+        raise error(source, [f"(top level): a {what} is a mapping of keys"])
     return data
 
 

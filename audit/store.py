@@ -128,10 +128,18 @@ def _check_layout(con: duckdb.DuckDBPyConnection, db) -> None:
                          f"give a new --db file")
     for name, columns in found.items():
         want = expected.get(name) or _LEDGER.get(name)
+        if name in _ADDED and columns == want[:len(columns)] and set(want[len(columns):]) <= set(_ADDED[name]):
+            for column in want[len(columns):]:  # a store of an earlier version: columns appended since
+                con.execute(f'ALTER TABLE {name} ADD COLUMN "{column}" {_ADDED[name][column]}')
+            continue
         if want is not None and columns != want and name != "table_digests":
             raise UsageError(f"the store {db} was written by another tool or an incompatible version: "
                              f"table {name} has columns {', '.join(columns[:8])}; give a new --db file")
 
+
+# Columns added to a table after it first shipped, with their types: an older store gets them
+# (empty for its earlier rows) instead of being refused.
+_ADDED = {"runs": {"agents": "VARCHAR"}}
 
 _LEDGER = {
     "runs": ["run_id", "started_at", "finished_at", "tool_version", "engine", "policy_id", "policy_version",

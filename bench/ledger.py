@@ -51,7 +51,8 @@ def main() -> None:
         policy = load_policy(None)
         con = store.connect(db)
         contacts = store.scalar(con, "SELECT count(*) FROM contacts")
-        last = store.scalar(con, "SELECT max(ts)::DATE FROM contacts")
+        # The measured night: the busiest day of the history (the generated data thins out at its end).
+        last = store.scalar(con, "SELECT ts::DATE AS d FROM contacts GROUP BY d ORDER BY count(*) DESC, d LIMIT 1")
         con.close()
         if not ledger_rows(db):
             _, t = timed(audit.audit, db=db, policy=policy)
@@ -60,8 +61,9 @@ def main() -> None:
                 day = last - timedelta(days=d)
                 audit.audit(db=db, policy=policy, since=day, until=day)
             print(f"{args.nights} nightly runs recorded; the ledger holds {ledger_rows(db):,} violation rows")
-        judge, record = measure(db, policy, last)
-        print(f"\nhistory: {contacts:,} contacts; measured night: {last}")
+        judge, record, judged, found = measure(db, policy, last)
+        print(f"\nhistory: {contacts:,} contacts; measured night: {last} ({judged:,} contacts judged, "
+              f"{found:,} violations; the ledger holds {ledger_rows(db):,} rows)")
         print(f"judging the night:  {judge:.2f} s")
         print(f"recording it:       {record:.2f} s")
         print(f"record / run:       {record / (judge + record):.3f}  (target < 0.10)")
@@ -78,14 +80,14 @@ def ledger_rows(db: Path) -> int:
         con.close()
 
 
-def measure(db: Path, policy, day: date) -> tuple[float, float]:
+def measure(db: Path, policy, day: date) -> tuple[float, float, int, int]:
     con = store.connect(db)
     try:
         result, judge = timed(run_audit, con, policy, since=day, until=day)
         t = time.perf_counter()
         result.load = ledger.loads_in_scope(con, windowed=True, current=None)
         ledger.record(con, result, waivers=None, as_of=day, engine="duckdb")
-        return judge, time.perf_counter() - t
+        return judge, time.perf_counter() - t, result.contacts_judged, result.violations.height
     finally:
         con.close()
 
