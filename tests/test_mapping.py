@@ -181,7 +181,7 @@ def test_each_source_has_its_own_zone_and_naive_times_need_one(tmp_path):
     assert _contacts(con)["S1"]["ts"].isoformat() == "2026-06-16T10:00:00+00:00"
     from audit.errors import LoadError
 
-    with pytest.raises(LoadError, match="without a UTC offset"):
+    with pytest.raises(LoadError, match=r"without a UTC offset.*tables.contacts\[1\].timezone in the mapping"):
         _load(root, _mapping(tmp_path, CALLS, SMS))
 
 

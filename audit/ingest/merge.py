@@ -193,7 +193,13 @@ def stage_table(con: duckdb.DuckDBPyConnection, table: Table, files: list[Path |
                 if inp.source is not None:
                     staged.sources.setdefault(str(path.relative_to(root)), [
                         c.removeprefix(SRC) for c in chunk.columns if c.startswith(SRC)])
-                df, found = validate(table, chunk, inp.zone, offset=staged.read)
+                try:
+                    df, found = validate(table, chunk, inp.zone, offset=staged.read)
+                except LoadError as e:  # naive times: the source's own zone is the mapping's answer
+                    if inp.source is None or "without a UTC offset" not in str(e):
+                        raise
+                    raise LoadError(f"{path.relative_to(root)}: {e} (or set {inp.source.where}.timezone "
+                                    f"in the mapping)") from None
                 found = settle(found, unmapped, staged.read)
                 if df.height:
                     staged.chunks.append((str(path.relative_to(root)), staged.read, df.height, df[ROW][0]))
