@@ -116,15 +116,17 @@ def _valid_card(body: str) -> str:
     return body + luhn_check_digit(body)
 
 
-def _edge_cases() -> tuple[_EdgeBuilder, list[dict], list[dict]]:
-    """The deliberate cases. Returns the builder, bad contact rows and bad instalment rows."""
-    x = _EdgeBuilder()
-    EC, TP = "emergency_contact", "third_party"
-    unpaid = (("2026-08-01", "2060.00", "2026-07-30 10:00:00"), ("2026-09-01", "2060.00", None),
-              ("2026-10-01", "2060.00", None))
+EC, TP = "emergency_contact", "third_party"
+UNPAID = (("2026-08-01", "2060.00", "2026-07-30 10:00:00"), ("2026-09-01", "2060.00", None),
+          ("2026-10-01", "2060.00", None))
+CURED = (("2026-08-01", "2060.00", "2026-08-20 12:00:00"), ("2026-09-01", "2060.00", "2026-08-30 10:00:00"),
+         ("2026-10-01", "2060.00", None))
+PAID_OK = (("2026-10-01", "2060.00", "2026-09-30 12:00:00"), ("2026-11-01", "2060.00", "2026-10-30 12:00:00"))
 
-    # TP-DPD: third-party contacts before 7 days past due (the amount tier lowers it to 3 at >= 50000).
-    lid = x.loan(1, inst=unpaid)
+
+def _third_party_dpd(x: _EdgeBuilder) -> None:
+    """TP-DPD: third-party contacts before 7 days past due (the amount tier lowers it to 3 at >= 50000)."""
+    lid = x.loan(1, inst=UNPAID)
     x.prelude(lid, "2026-09-01")
     x.c("X-TPDPD-01", lid, "2026-09-04 10:00:00", "call", EC, "CX01-1", "connected", 45)          # DPD 3
     x.c("X-TPDPD-02", lid, "2026-09-07 10:00:00", "sms", EC, "CX01-2", "delivered")               # DPD 6
@@ -146,20 +148,22 @@ def _edge_cases() -> tuple[_EdgeBuilder, list[dict], list[dict]]:
     x.c("X-TPDPD-AFTERPAY", lid, "2026-09-20 16:00:00", "call", EC, "CX04-2", "connected", 40)      # paid 15:00: DPD 0
     x.c("X-TPDPD-DPD0", lid, "2026-10-20 10:00:00", "sms", EC, "CX04-3", "delivered")               # nothing overdue
 
-    # TP-ESCALATION: not enough reminders to the borrower since the episode started.
-    lid = x.loan(5, inst=unpaid)
+
+def _escalation(x: _EdgeBuilder) -> None:
+    """TP-ESCALATION: not enough reminders to the borrower since the episode started."""
+    lid = x.loan(5, inst=UNPAID)
     x.c(None, lid, "2026-09-02 10:00:00", "sms", outcome="delivered")
     for d, o in (("02", "no_answer"), ("03", "busy"), ("04", "no_answer")):
         x.c(None, lid, f"2026-09-{d} 11:00:00", "call", outcome=o)
     x.c("X-TPESC-01", lid, "2026-09-10 10:00:00", "call", EC, "CX05-1", "connected", 30)           # sms 1, email 0
-    lid = x.loan(6, inst=unpaid)
+    lid = x.loan(6, inst=UNPAID)
     x.c(None, lid, "2026-09-02 10:00:00", "sms", outcome="delivered")
     x.c(None, lid, "2026-09-02 10:30:00", "email", outcome="delivered")
     x.c(None, lid, "2026-09-03 10:00:00", "sms", outcome="delivered")
     for d in ("02", "03", "04"):
         x.c(None, lid, f"2026-09-{d} 11:00:00", "call", outcome="failed")
     x.c("X-TPESC-FAILED", lid, "2026-09-11 10:00:00", "call", EC, "CX06-1", "connected", 30)       # failed calls
-    lid = x.loan(7, inst=unpaid)
+    lid = x.loan(7, inst=UNPAID)
     x.c(None, lid, "2026-09-01 14:00:00", "sms", outcome="delivered")   # on E itself: does not count
     x.c(None, lid, "2026-09-02 10:00:00", "sms", outcome="delivered")
     x.c(None, lid, "2026-09-02 10:30:00", "email", outcome="delivered")
@@ -167,9 +171,7 @@ def _edge_cases() -> tuple[_EdgeBuilder, list[dict], list[dict]]:
         x.c(None, lid, f"2026-09-{d} 11:00:00", "call", outcome="no_answer")
     x.c("X-TPESC-DAYE", lid, "2026-09-09 10:00:00", "call", EC, "CX07-1", "connected", 30)         # sms 1 (> E)
     x.c(None, lid, "2026-09-09 10:30:00", "sms", outcome="delivered")   # after the contact: does not count
-    cured = (("2026-08-01", "2060.00", "2026-08-20 12:00:00"), ("2026-09-01", "2060.00", "2026-08-30 10:00:00"),
-             ("2026-10-01", "2060.00", None))
-    lid = x.loan(8, inst=cured)
+    lid = x.loan(8, inst=CURED)
     x.c(None, lid, "2026-08-02 10:00:00", "sms", outcome="delivered")
     x.c(None, lid, "2026-08-02 10:30:00", "email", outcome="delivered")
     x.c(None, lid, "2026-08-03 10:00:00", "sms", outcome="delivered")
@@ -182,19 +184,21 @@ def _edge_cases() -> tuple[_EdgeBuilder, list[dict], list[dict]]:
         x.c(None, lid, f"2026-10-{d} 11:00:00", "call", outcome="no_answer")
     x.c("X-TPESC-CURED", lid, "2026-10-12 10:00:00", "call", EC, "CX08-2", "connected", 30)        # SMS were episode 1
 
-    # TP-REACHABLE (unreachable_after_failed_calls: 3).
-    lid = x.loan(9, inst=cured)
+
+def _reachable(x: _EdgeBuilder) -> None:
+    """TP-REACHABLE (unreachable_after_failed_calls: 3)."""
+    lid = x.loan(9, inst=CURED)
     for d in ("05", "06", "07"):
         x.c(None, lid, f"2026-08-{d} 11:00:00", "call", outcome="no_answer")
     x.c(None, lid, "2026-10-02 10:00:00", "sms", outcome="delivered")
     x.c(None, lid, "2026-10-02 10:30:00", "email", outcome="delivered")
     x.c(None, lid, "2026-10-02 15:00:00", "sms", outcome="delivered")
     x.c("X-TPREACH-OLD", lid, "2026-10-09 10:00:00", "call", EC, "CX09-1", "connected", 30)  # calls before E
-    lid = x.loan(10, inst=unpaid)
+    lid = x.loan(10, inst=UNPAID)
     x.prelude(lid, "2026-09-01")
     x.c(None, lid, "2026-09-08 10:00:00", "call", outcome="connected", dur=180, content="客户承诺下周还款。")
     x.c("X-TPREACH-CONN", lid, "2026-09-09 11:00:00", "call", EC, "CX10-1", "connected", 30)  # last call connected
-    lid = x.loan(11, inst=unpaid)
+    lid = x.loan(11, inst=UNPAID)
     x.c(None, lid, "2026-09-02 10:00:00", "sms", outcome="delivered")
     x.c(None, lid, "2026-09-02 10:30:00", "email", outcome="delivered")
     x.c(None, lid, "2026-09-02 15:00:00", "sms", outcome="delivered")
@@ -202,8 +206,10 @@ def _edge_cases() -> tuple[_EdgeBuilder, list[dict], list[dict]]:
     x.c(None, lid, "2026-09-03 11:00:00", "call", outcome="no_answer")
     x.c("X-TPREACH-FEW", lid, "2026-09-10 10:00:00", "call", EC, "CX11-1", "connected", 30)   # only 2 calls
 
-    # TP-UNREGISTERED (registered_only: true).
-    lid = x.loan(12, inst=unpaid)
+
+def _unregistered(x: _EdgeBuilder) -> None:
+    """TP-UNREGISTERED (registered_only: true)."""
+    lid = x.loan(12, inst=UNPAID)
     x.prelude(lid, "2026-09-01")
     name = x.p(lid)["name"]
     x.c("X-TPUNREG-TP", lid, "2026-09-09 10:00:00", "call", TP, "TX12-1", "connected", 60,
@@ -212,9 +218,11 @@ def _edge_cases() -> tuple[_EdgeBuilder, list[dict], list[dict]]:
     x.c("X-TPUNREG-UNKNOWN", lid, "2026-09-11 10:00:00", "sms", EC, "CX12-9", "delivered")
     x.c("X-OK-TPUNREG-REGISTERED", lid, "2026-09-12 10:00:00", "call", EC, "CX12-1", "connected", 30)
 
+
+def _hours(x: _EdgeBuilder) -> None:
+    """HOURS: on both sides of 08:00 and 22:00, in the borrower's zone, across clock changes."""
     # HOURS: 08:00:00 and 21:59:59 allowed, 07:59:59 and 22:00:00 not, in the borrower's zone.
-    paid_ok = (("2026-10-01", "2060.00", "2026-09-30 12:00:00"), ("2026-11-01", "2060.00", "2026-10-30 12:00:00"))
-    lid = x.loan(13, inst=paid_ok)
+    lid = x.loan(13, inst=PAID_OK)
     x.c("X-HOURS-0759", lid, "2026-09-28 07:59:59", "sms", outcome="delivered")
     x.c("X-OK-HOURS-0800", lid, "2026-09-28 08:00:00", "app_push", outcome="delivered")
     x.c("X-OK-HOURS-2159", lid, "2026-09-28 21:59:59", "sms", outcome="delivered")   # us-reg-f: flagged (21:00)
@@ -237,11 +245,14 @@ def _edge_cases() -> tuple[_EdgeBuilder, list[dict], list[dict]]:
     x.c("X-HOURS-DEFAULTZONE", lid, None, "sms", outcome="delivered", ts="2026-10-10T07:30:00+08:00")  # NY: 19:30
     x.c("X-HOURS-USZONE", lid, None, "sms", outcome="delivered", ts="2026-10-10T10:00:00+08:00")       # NY: 22:00
 
+
+def _frequency(x: _EdgeBuilder) -> None:
+    """Frequency limits: per local day, 7 x 24 h, and per third-party recipient across loans."""
     # Frequency: 4th call of a local day; ties broken by event_id; a local day that spans two Beijing dates.
-    lid = x.loan(17, inst=unpaid)
+    lid = x.loan(17, inst=UNPAID)
     for i, (h, o) in enumerate((("09", "no_answer"), ("11", "busy"), ("14", "no_answer"), ("17", "no_answer")), 1):
         x.c(f"X-FREQDAY-{i}" if i == 4 else f"X-OK-FREQDAY-{i}", lid, f"2026-09-15 {h}:00:00", "call", outcome=o)
-    lid = x.loan(18, inst=unpaid)
+    lid = x.loan(18, inst=UNPAID)
     for h in ("09", "10"):
         x.c(None, lid, f"2026-09-22 {h}:00:00", "call", outcome="no_answer")
     x.c("X-FREQDAY-TIE-A-OK", lid, "2026-09-22 12:00:00", "call", outcome="no_answer")  # same ts, sorts first: 3rd
@@ -251,7 +262,7 @@ def _edge_cases() -> tuple[_EdgeBuilder, list[dict], list[dict]]:
         x.c(None, lid, f"2026-10-12 {h}:00:00", "call", outcome="no_answer")
     x.c("X-FREQDAY-NY-4", lid, "2026-10-12 20:30:00", "call", outcome="no_answer")   # Beijing: 10-13 08:30
     # 7 x 24 h: the 8th call within the window is flagged; the window's left end is open.
-    lid = x.loan(20, inst=unpaid)
+    lid = x.loan(20, inst=UNPAID)
     x.c(None, lid, "2026-09-20 10:00:00", "call", outcome="no_answer")
     x.c(None, lid, "2026-09-20 15:00:00", "call", outcome="busy")
     for d in range(21, 26):
@@ -259,13 +270,13 @@ def _edge_cases() -> tuple[_EdgeBuilder, list[dict], list[dict]]:
     x.c("X-FREQ7D-8", lid, "2026-09-26 09:00:00", "call", outcome="no_answer")
     x.c("X-FREQ7D-9", lid, "2026-09-26 11:00:00", "call", outcome="busy")
     for n, (eid, t) in ((21, ("X-OK-FREQ7D-EXACT", "10:00:00")), (22, ("X-FREQ7D-EDGE", "09:59:59"))):
-        lid = x.loan(n, inst=unpaid)
+        lid = x.loan(n, inst=UNPAID)
         for d in range(20, 27):
             x.c(None, lid, f"2026-09-{d} 10:00:00", "call", outcome="no_answer")
         x.c(eid, lid, f"2026-09-27 {t}", "call", outcome="no_answer")
     # Third parties: one contact per recipient per local day, across the borrower's loans.
-    lid = x.loan(23, inst=unpaid)
-    lid2 = x.loan(24, inst=unpaid, borrower=23)
+    lid = x.loan(23, inst=UNPAID)
+    lid2 = x.loan(24, inst=UNPAID, borrower=23)
     x.prelude(lid, "2026-09-01")
     x.prelude(lid2, "2026-09-01")
     x.c("X-OK-FREQTP-1", lid, "2026-09-10 10:00:00", "call", EC, "CX23-1", "no_answer")
@@ -275,8 +286,10 @@ def _edge_cases() -> tuple[_EdgeBuilder, list[dict], list[dict]]:
     x.c("X-OK-FREQTP-XLOAN-1", lid, "2026-09-12 10:00:00", "call", EC, "CX23-3", "no_answer")
     x.c("X-FREQTP-XLOAN", lid2, "2026-09-12 14:00:00", "call", EC, "CX23-3", "no_answer")
 
-    # PII-THIRD-PARTY: the borrower's identifiers in a message to an emergency contact.
-    lid = x.loan(25, inst=unpaid)
+
+def _pii_third_party(x: _EdgeBuilder) -> None:
+    """PII-THIRD-PARTY: the borrower's identifiers in a message to an emergency contact."""
+    lid = x.loan(25, inst=UNPAID)
     x.prelude(lid, "2026-09-01")
     p = x.p(lid)
     ph, card, addr = p["phone"], p["bank_card"], p["address"]
@@ -296,8 +309,10 @@ def _edge_cases() -> tuple[_EdgeBuilder, list[dict], list[dict]]:
         content=f"您好，请转告{p['name']}（手机{ph[:3]}****{ph[7:]}，身份证{p['id_number'][:6]}********"
                 f"{p['id_number'][14:]}）尽快回电，谢谢。")
 
-    # PII-UNMASKED: full, valid identifiers of anyone in a message; masked or invalid ones are fine.
-    lid = x.loan(26, inst=paid_ok)
+
+def _pii_unmasked(x: _EdgeBuilder) -> None:
+    """PII-UNMASKED: full, valid identifiers of anyone in a message; masked or invalid ones are fine."""
+    lid = x.loan(26, inst=PAID_OK)
     p = x.p(lid)
     other = x.person(30)
     id_x = next(v for v in (_valid_id(f"11010519491231{i:03d}") for i in range(100, 1000)) if v.endswith("X"))
@@ -343,7 +358,9 @@ def _edge_cases() -> tuple[_EdgeBuilder, list[dict], list[dict]]:
     x.c("X-OK-PIIUM-LANDLINE", lid, "2026-10-07 11:00:00", "sms", outcome="delivered",
         content=f"{TAG}客服电话010-88886666，工作时间9:00-18:00。")
 
-    # TP-DISCLOSURE: debt words, the overdue amount or the principal in a third-party message.
+
+def _disclosure(x: _EdgeBuilder) -> None:
+    """TP-DISCLOSURE: debt words, the overdue amount or the principal in a third-party message."""
     lid = x.loan(27, principal="9000.00", inst=(("2026-09-01", "3000.00", None), ("2026-10-01", "3000.00", None),
                                                  ("2026-11-01", "3000.00", None)))
     x.prelude(lid, "2026-09-01")
@@ -367,8 +384,11 @@ def _edge_cases() -> tuple[_EdgeBuilder, list[dict], list[dict]]:
     x.c("X-OK-TPDISC-BORROWER", lid, "2026-09-16 11:00:00", "sms", outcome="delivered",
         content=f"{TAG}您的借款已逾期15天，应还3000.00元，请尽快还款。")
 
+
+def _regulation_f(x: _EdgeBuilder) -> None:
+    """SPEC 4b: DNC, the quiet days after a conversation, frequency limits with an outcomes filter."""
     # SPEC 4b. DNC: contacts after the recipient asked not to be contacted.
-    lid = x.loan(28, inst=unpaid)
+    lid = x.loan(28, inst=UNPAID)
     x.prelude(lid, "2026-09-01")
     x.c("X-OK-DNC-BEFORE", lid, "2026-09-04 10:00:00", "call", outcome="no_answer")
     x.c("X-OK-DNC-SRC", lid, "2026-09-05 10:00:00", "call", outcome="do_not_contact", dur=40,
@@ -380,7 +400,7 @@ def _edge_cases() -> tuple[_EdgeBuilder, list[dict], list[dict]]:
     x.c("X-DNC-EC", lid, "2026-09-12 10:00:00", "sms", EC, "CX28-1", "delivered")
     x.c("X-OK-DNC-OTHER", lid, "2026-09-13 10:00:00", "call", EC, "CX28-2", "connected", 30)
     # QUIET-AFTER-CONVERSATION (days: 7): the conversation day is day 1.
-    lid = x.loan(29, inst=unpaid)
+    lid = x.loan(29, inst=UNPAID)
     x.c("X-OK-QUIET-SRC", lid, "2026-09-10 10:00:00", "call", outcome="connected", dur=180,
         content="客户本人接听，承诺月底前还清。")
     x.c("X-QUIET-SAMEDAY", lid, "2026-09-10 16:00:00", "call", outcome="no_answer")
@@ -388,19 +408,21 @@ def _edge_cases() -> tuple[_EdgeBuilder, list[dict], list[dict]]:
     x.c("X-QUIET-DAY7", lid, "2026-09-16 10:00:00", "call", outcome="no_answer")
     x.c("X-OK-QUIET-DAY8", lid, "2026-09-17 10:00:00", "call", outcome="no_answer")
     # Frequency limits with an outcomes filter: connected calls per loan-day, unanswered attempts per recipient-day.
-    lid = x.loan(30, inst=unpaid)
+    lid = x.loan(30, inst=UNPAID)
     for day, tag in (("15", ""), ("22", "B")):
         for i, h in enumerate(("09", "11", "14", "16"), 1):
             x.c(f"X-FREQCONN-{tag}{i}" if i == 4 else f"X-OK-FREQCONN-{tag}{i}", lid, f"2026-09-{day} {h}:00:00",
                 "call", outcome="connected", dur=60 + 10 * i, content="客户本人接听，表示正在筹钱。")
-    lid = x.loan(31, inst=unpaid)
+    lid = x.loan(31, inst=UNPAID)
     outs = ("no_answer", "busy", "voicemail", "no_answer", "failed", "no_answer", "busy")
     for day, tag in (("15", ""), ("22", "B")):
         for i, (h, o) in enumerate(zip(("08:30", "10:00", "11:30", "13:00", "14:30", "16:00", "17:30"), outs), 1):
             x.c(f"X-FREQUNANS-{tag}{i}" if i == 7 else f"X-OK-FREQUNANS-{tag}{i}", lid, f"2026-09-{day} {h}:00",
                 "call", outcome=o, dur=20 if o == "voicemail" else None)
 
-    # Rows the loader must reject (or count as duplicates).
+
+def _bad_rows(x: _EdgeBuilder) -> tuple[list[dict], list[dict]]:
+    """Rows the loader must reject (or count as duplicates): contact rows and instalment rows."""
     x.c("X-DUP-SAME", "LX13", "2026-09-29 10:00:00", "sms", outcome="delivered", file="a")
     x.c("X-CASE-ENUM", "LX13", "2026-09-29 11:00:00", "SMS", "Borrower", outcome="Delivered", file="b", agent=None,
         content=f"{TAG}{x.p('LX13')['title']}，您的还款计划已更新，请登录App查看。")
@@ -425,5 +447,14 @@ def _edge_cases() -> tuple[_EdgeBuilder, list[dict], list[dict]]:
         {"loan_id": "L9999999", "seq": "1", "due_date": "2026-09-01", "amount_due": "100.00", "paid_at": None},
         {"loan_id": "LX03", "seq": "0", "due_date": "2026-09-01", "amount_due": "100.00", "paid_at": None},
     ]
-    return x, bad, bad_inst
+    return bad, bad_inst
 
+
+def _edge_cases() -> tuple[_EdgeBuilder, list[dict], list[dict]]:
+    """The deliberate cases, in a fixed order. Returns the builder, bad contact rows and bad instalment rows."""
+    x = _EdgeBuilder()
+    for place in (_third_party_dpd, _escalation, _reachable, _unregistered, _hours,
+                  _frequency, _pii_third_party, _pii_unmasked, _disclosure, _regulation_f):
+        place(x)
+    bad, bad_inst = _bad_rows(x)
+    return x, bad, bad_inst
