@@ -330,7 +330,10 @@ def read_policy(policy) -> SimpleNamespace:
     else:
         text = policy
         source = getattr(policy, "source", None)
-        if source is not None:  # a policy object of the tool: read its file again
+        if getattr(policy, "text", ""):  # a policy object of the tool keeps the YAML it was read from
+            source = None
+            text = policy.text
+        if source is not None:  # an older policy object: read its file again
             if not source or source.startswith("<"):
                 raise ValueError("the oracle needs the policy's YAML; this policy object was parsed from text")
             text = source
