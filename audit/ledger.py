@@ -180,7 +180,7 @@ def period(con: duckdb.DuckDBPyConnection, since: date | None, until: date | Non
         WHERE ($since IS NULL OR v.local_date >= $since) AND ($until IS NULL OR v.local_date <= $until)
           AND v.run_id = (SELECT max(r.run_id) FROM runs r WHERE {_COVERS.format(d='v.local_date')})
         ORDER BY v.ts, v.event_id, v.rule_id""", params)
-    runs = sorted(set(rows["run_id"].to_list())) if rows.height else [r[0] for r in con.execute(f"""
+    runs = sorted(set(rows["run_id"].to_list())) if rows.height else [r[0] for r in con.execute("""
         SELECT r.run_id FROM runs r
         WHERE ($since IS NULL OR r."until" IS NULL OR r."until" >= $since)
           AND ($until IS NULL OR r.since IS NULL OR r.since <= $until)

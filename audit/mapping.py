@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import codecs
 import hashlib
-import os
 import re
-import stat
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
 
 import pydantic
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from .errors import PolicyError
-from .policy import MAX_POLICY_BYTES, _NoAliasLoader, problems_of
+from .policy import parse_yaml_mapping, problems_of, read_small_file
 from .schemas import TABLES, Table
 from .timezones import is_zone
 
@@ -197,21 +194,7 @@ def _cross_checks(table: Table, where: str, s: BaseModel) -> list[str]:
 def parse_mapping(text: str | bytes, source: str = "<mapping>") -> Mapping:
     """Validate a mapping's YAML; every problem with its path, or a Mapping."""
     raw = text.encode("utf-8") if isinstance(text, str) else text
-    if len(raw) > MAX_POLICY_BYTES:
-        raise MappingError(source, [f"file is {len(raw)} bytes; a mapping may be at most {MAX_POLICY_BYTES}"])
-    try:
-        data = yaml.load(raw.decode("utf-8"), Loader=_NoAliasLoader)  # noqa: S506 - SafeLoader subclass
-    except UnicodeDecodeError:
-        raise MappingError(source, ["file is not UTF-8 text"]) from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        what = str(getattr(e, "problem", None) or e).strip().splitlines()[0]
-        raise MappingError(source, [f"not valid YAML{where}: {what}"]) from None
-    except (RecursionError, ValueError, OverflowError):
-        raise MappingError(source, ["not valid YAML (nested too deeply or a value it cannot read)"]) from None
-    if not isinstance(data, dict):
-        raise MappingError(source, ["(top level): a mapping file is a YAML mapping with the key tables"])
+    data = parse_yaml_mapping(raw, source, MappingError, "mapping")
     problems = [f"{k}: unknown key" for k in data if k != "tables"]
     tables = data.get("tables")
     if not isinstance(tables, dict) or not tables:
@@ -256,17 +239,5 @@ def parse_mapping(text: str | bytes, source: str = "<mapping>") -> Mapping:
 def load_mapping(path: str | Path) -> Mapping:
     """A mapping file by path: a regular file (not a FIFO or device, which would block) of bounded size."""
     source = str(path)
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
-    except OSError as e:
-        raise MappingError(source, [f"cannot read the file: {e.strerror}"]) from None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise MappingError(source, ["not a regular file; a mapping is a YAML file"])
-        with os.fdopen(os.dup(fd), "rb") as f:
-            raw = f.read(MAX_POLICY_BYTES + 1)
-    except OSError as e:
-        raise MappingError(source, [f"cannot read the file: {e.strerror}"]) from None
-    finally:
-        os.close(fd)
+    raw = read_small_file(Path(path), source, MappingError, "mapping")
     return parse_mapping(raw, source)

@@ -298,7 +298,7 @@ def test_a_broken_mapping_lists_every_problem_with_its_path_and_exits_2(tmp_path
                                "values": {"channel": {"NO": "sms"}}}]}},
      None),
     ("tables: [1, 2]", "tables: must map §1 table names to lists of sources"),
-    ("- 1", "(top level): a mapping file is a YAML mapping with the key tables"),
+    ("- 1", "(top level): a mapping is a mapping of keys"),
 ])
 def test_mapping_shape_problems(doc, problem):
     text = doc if isinstance(doc, str) else yaml.safe_dump(doc, allow_unicode=True)

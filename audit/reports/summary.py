@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import polars as pl
 
 from .. import __version__, pii
 from ..engine import AuditResult
