@@ -212,3 +212,27 @@ def history(db: str | Path, *, lock_timeout: float = 0.0) -> list[dict]:
             return ledger.history(con)
         finally:
             con.close()
+
+
+def explain(db: str | Path, event_id: str, *, policy: Policy | str | Path | None = None,
+            lock_timeout: float = 0.0) -> dict:
+    """Why one stored contact was (or was not) flagged (SPEC §9): facts, verdicts, timeline.
+
+    Without a policy: the one the store's latest run applied, else the built-in default.
+    """
+    from .explain import explain as explain_contact
+    from .policy import parse_policy
+
+    require_store(db)
+    with private_umask():
+        con = connect(db, lock_timeout=lock_timeout)
+        try:
+            if policy is None:
+                rows = con.execute("SELECT run_id, policy_text FROM runs ORDER BY run_id DESC LIMIT 1").fetchall()
+                row = rows[0] if rows else None
+                pol = parse_policy(row[1], f"ledger run {row[0]}") if row and row[1] else load_policy(None)
+            else:
+                pol = policy if isinstance(policy, Policy) else load_policy(policy)
+            return explain_contact(con, event_id, pol)
+        finally:
+            con.close()

@@ -270,6 +270,30 @@ def report(db, since, until, out, lock_timeout, waivers, as_of) -> None:
 
 
 @main.command()
+@click.argument("event_id")
+@click.option("--db", required=True, type=click.Path(dir_okay=False), help="Store file (DuckDB).")
+@click.option("--policy", help="Policy YAML file or builtin:NAME. Default: the policy of the store's latest run.")
+@click.option("--format", "fmt", default="text", show_default=True, type=click.Choice(["text", "json"]),
+              help="json: one object a case-management system can store.")
+@click.option("--lock-timeout", default=60.0, show_default=True, help="Seconds to wait for a store in use.")
+@handle_errors
+def explain(event_id, db, policy, fmt, lock_timeout) -> None:
+    """Why EVENT_ID was flagged: its facts, every rule's verdict, and the loan's timeline.
+
+    The verdicts come from the same rule SQL as a run. Identifiers are masked.
+
+    \b
+    Example:
+      audit explain E000000088 --db store.duckdb
+      audit explain E000000088 --db store.duckdb --format json
+    """
+    from .explain import render_text
+
+    e = api.explain(db, event_id, policy=policy, lock_timeout=lock_timeout)
+    click.echo(json.dumps(e, indent=2, ensure_ascii=False, default=str) if fmt == "json" else render_text(e), nl=fmt == "json")
+
+
+@main.command()
 @click.option("--db", required=True, type=click.Path(dir_okay=False), help="Store file (DuckDB).")
 @click.option("--format", "fmt", default="text", show_default=True, type=click.Choice(["text", "json"]))
 @click.option("--lock-timeout", default=60.0, show_default=True, help="Seconds to wait for a store in use.")
