@@ -92,7 +92,7 @@ def waiver_options(fn):
     """--waivers and --as-of, shared by `run` and `report`."""
     fn = click.option("--as-of", "as_of", callback=_date,
                       help="The date waivers are judged on (default: today, UTC); one past its expiry does not apply.")(fn)
-    return click.option("--waivers", type=click.Path(dir_okay=False),
+    return click.option("--waivers", type=click.Path(dir_okay=False), envvar="AUDIT_WAIVERS", show_envvar=True,
                         help="Waivers file (YAML, SPEC §7): signed-off violations, kept but not failing --fail-on.")(fn)
 
 
@@ -132,7 +132,7 @@ def main() -> None:
 
 @main.command()
 @click.argument("data_dir", type=click.Path(file_okay=False))
-@click.option("--db", type=click.Path(dir_okay=False), help="Store file (DuckDB). Without it: validate and count only.")
+@click.option("--db", type=click.Path(dir_okay=False), envvar="AUDIT_DB", show_envvar=True, help="Store file (DuckDB). Without it: validate and count only.")
 @click.option("--timezone", "zone", help="IANA zone of timestamps written without a UTC offset.")
 @click.option("--encoding", default="utf-8", show_default=True, help="Encoding of CSV files (e.g. gb18030).")
 @click.option("--lock-timeout", default=60.0, show_default=True, help="Seconds to wait for a store in use.")
@@ -156,9 +156,9 @@ def load(data_dir: str, db: str | None, zone: str | None, encoding: str, lock_ti
 
 
 @main.command()
-@click.option("--db", type=click.Path(dir_okay=False), help="Store file (DuckDB) to audit (and load into).")
+@click.option("--db", type=click.Path(dir_okay=False), envvar="AUDIT_DB", show_envvar=True, help="Store file (DuckDB) to audit (and load into).")
 @click.option("--data", type=click.Path(file_okay=False), help="Dataset directory to load first.")
-@click.option("--policy", "policy", help="Policy YAML file, or builtin:NAME. Default: the built-in default policy.")
+@click.option("--policy", "policy", envvar="AUDIT_POLICY", show_envvar=True, help="Policy YAML file, or builtin:NAME. Default: the built-in default policy.")
 @click.option("--out", required=True, type=click.Path(), help="Directory for the reports: new, or an earlier report of this tool.")
 @click.option("--timezone", "zone", help="IANA zone of timestamps written without a UTC offset.")
 @click.option("--encoding", default="utf-8", show_default=True, help="Encoding of CSV files (e.g. gb18030).")
@@ -241,7 +241,7 @@ def run(db, data, policy, out, zone, encoding, mapping, fail_on, since, until, l
 
 
 @main.command()
-@click.option("--db", required=True, type=click.Path(dir_okay=False), help="Store file (DuckDB) with runs in its ledger.")
+@click.option("--db", required=True, type=click.Path(dir_okay=False), envvar="AUDIT_DB", show_envvar=True, help="Store file (DuckDB) with runs in its ledger.")
 @click.option("--since", callback=_date, help="First local date of the period (inclusive).")
 @click.option("--until", callback=_date, help="Last local date of the period (inclusive).")
 @click.option("--out", required=True, type=click.Path(), help="Directory for the reports: new, or an earlier report.")
@@ -271,8 +271,8 @@ def report(db, since, until, out, lock_timeout, waivers, as_of) -> None:
 
 @main.command()
 @click.argument("event_id")
-@click.option("--db", required=True, type=click.Path(dir_okay=False), help="Store file (DuckDB).")
-@click.option("--policy", help="Policy YAML file or builtin:NAME. Default: the policy of the store's latest run.")
+@click.option("--db", required=True, type=click.Path(dir_okay=False), envvar="AUDIT_DB", show_envvar=True, help="Store file (DuckDB).")
+@click.option("--policy", envvar="AUDIT_POLICY", show_envvar=True, help="Policy YAML file or builtin:NAME. Default: the policy of the store's latest run.")
 @click.option("--format", "fmt", default="text", show_default=True, type=click.Choice(["text", "json"]),
               help="json: one object a case-management system can store.")
 @click.option("--lock-timeout", default=60.0, show_default=True, help="Seconds to wait for a store in use.")
@@ -294,7 +294,7 @@ def explain(event_id, db, policy, fmt, lock_timeout) -> None:
 
 
 @main.command()
-@click.option("--db", required=True, type=click.Path(dir_okay=False), help="Store file (DuckDB).")
+@click.option("--db", required=True, type=click.Path(dir_okay=False), envvar="AUDIT_DB", show_envvar=True, help="Store file (DuckDB).")
 @click.option("--format", "fmt", default="text", show_default=True, type=click.Choice(["text", "json"]))
 @click.option("--lock-timeout", default=60.0, show_default=True, help="Seconds to wait for a store in use.")
 @handle_errors
@@ -318,7 +318,7 @@ def history(db, fmt, lock_timeout) -> None:
 
 
 @main.command()
-@click.option("--db", required=True, type=click.Path(dir_okay=False), help="Store file (DuckDB).")
+@click.option("--db", required=True, type=click.Path(dir_okay=False), envvar="AUDIT_DB", show_envvar=True, help="Store file (DuckDB).")
 @click.option("--borrower", "borrower_id", required=True, help="The borrower whose data to delete.")
 @click.option("--dry-run", is_flag=True, help="Print what would be deleted; delete nothing.")
 @click.option("--lock-timeout", default=60.0, show_default=True, help="Seconds to wait for a store in use.")

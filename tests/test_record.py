@@ -212,3 +212,17 @@ def test_history_and_report_refuse_a_store_that_does_not_exist(tmp_path, args):
     p = subprocess.run([*AUDIT, *args, "--db", str(tmp_path / "typo.duckdb")], capture_output=True, text=True,
                        timeout=60, cwd=tmp_path)
     assert p.returncode == 2 and "no store at" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+
+
+def test_the_store_policy_and_waivers_can_come_from_the_environment(tmp_path):
+    """AUDIT_DB, AUDIT_POLICY and AUDIT_WAIVERS stand for --db, --policy and --waivers (a nightly job's env)."""
+    import os
+
+    db = tmp_path / "s.duckdb"
+    env = {**os.environ, "AUDIT_DB": str(db), "AUDIT_POLICY": "builtin:us-reg-f"}
+    p = subprocess.run([*AUDIT, "run", "--data", str(days_dataset(tmp_path / "d")), "--out", str(tmp_path / "o")],
+                       capture_output=True, text=True, timeout=120, env=env)
+    assert p.returncode == 0, p.stderr
+    runs = json.loads(subprocess.run([*AUDIT, "history", "--format", "json"], capture_output=True, text=True,
+                                     timeout=60, env=env).stdout)
+    assert [r["policy"] for r in runs] == ["us-reg-f 2026.12"]
