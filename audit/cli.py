@@ -189,8 +189,9 @@ def run(db, data, policy, out, zone, encoding, mapping, fail_on, since, until, l
     --since/--until limit which contacts are judged; every rule still sees
     the full history.
 
-    --out must be a new directory or an earlier report of this tool; it is
-    replaced whole, so it may not hold or lie inside the dataset or the store.
+    --out: a new directory or an earlier report is replaced whole; in another
+    directory the report goes beside its files (never over one of them). It
+    may not hold or lie inside the dataset, nor hold the store.
 
     On a store (--db) the run is recorded in its ledger: each violation is
     new, seen (an earlier run reported it) or waived (--waivers), and the

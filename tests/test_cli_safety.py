@@ -117,21 +117,46 @@ def test_an_out_beside_the_store_is_fine(tmp_path):
     assert stored_contacts(db) == 1 and (tmp_path / "out" / "manifest.json").is_file()
 
 
-def test_an_out_that_holds_other_files_is_refused_and_an_earlier_report_is_replaced(tmp_path):
+def test_a_report_goes_beside_other_files_in_out_and_never_removes_them(tmp_path):
+    """A log redirected into --out, a reviewer's notes: the report is written beside them, an earlier
+    report of the tool is replaced, and `verify` knows the files that were there before."""
     data = dataset(tmp_path / "d")
-    other = tmp_path / "other"
-    other.mkdir()
-    (other / "budget.xlsx").write_text("not ours")
-    assert "no report of this tool" in error_line(cli("run", "--data", data, "--out", other), 2)
-    assert (other / "budget.xlsx").read_text() == "not ours"
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "budget.xlsx").write_text("not ours")
+    with (out / ".log").open("w") as log:  # the shell opens the log before the tool starts
+        p = subprocess.run([*AUDIT, "run", "--data", str(data), "--out", str(out)], stdout=log,
+                           stderr=subprocess.STDOUT, timeout=180)
+    assert p.returncode == 0
+    assert (out / "budget.xlsx").read_text() == "not ours" and "violation(s)" in (out / ".log").read_text()
+    assert cli("verify", out).returncode == 0
+    first = (out / "violations.csv").read_bytes()
+    (out / "my-comments.txt").write_text("the officer's notes")
+    assert "unexpected: my-comments.txt" in cli("verify", out).stderr  # added after the report
+    assert cli("run", "--data", data, "--out", out).returncode == 0
+    assert (out / "my-comments.txt").read_text() == "the officer's notes"
+    assert (out / "budget.xlsx").read_text() == "not ours" and (out / "violations.csv").read_bytes() == first
+    assert cli("verify", out).returncode == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d", "out"]  # nothing left beside it
 
+
+def test_an_out_holding_a_foreign_file_with_a_report_files_name_is_refused_and_kept(tmp_path):
+    data = dataset(tmp_path / "d")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "violations.csv").write_text("someone else's list")
+    before = snapshot(tmp_path)
+    assert "holds violations.csv, which this tool did not write" in error_line(cli("run", "--data", data,
+                                                                                   "--out", out), 2)
+    assert snapshot(tmp_path) == before
+
+
+def test_an_earlier_report_is_replaced_whole(tmp_path):
+    data = dataset(tmp_path / "d")
     out = tmp_path / "out"
     assert cli("run", "--data", data, "--out", out).returncode == 0
-    assert cli("run", "--data", data, "--out", out).returncode == 0  # an earlier report: replaced
-    assert cli("verify", out).returncode == 0
-    (out / "my-comments.txt").write_text("the officer's notes")
-    assert "did not write" in error_line(cli("run", "--data", data, "--out", out), 2)
-    assert (out / "my-comments.txt").read_text() == "the officer's notes"
+    assert cli("run", "--data", data, "--out", out).returncode == 0
+    assert cli("verify", out).returncode == 0 and mode(out) == 0o700
 
 
 def test_files_beside_out_with_names_like_the_tools_own_are_left_alone(tmp_path):

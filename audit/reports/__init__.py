@@ -11,7 +11,7 @@ from .html import write_html
 from .manifest import write_manifest
 from .summary import write_summary
 from .tables import write_rejected, write_violations
-from .target import check_target, staged_report
+from .target import check_target, foreign_entries, staged_report
 
 __all__ = ["write_reports", "check_target"]
 
@@ -34,5 +34,5 @@ def write_reports(result: AuditResult, out_dir: str | Path, *, data: str | Path 
         write_agents(result, tmp)
         progress.step("write manifest.json")
         progress.checkpoint("report-written")
-        write_manifest(result, tmp)  # last: it hashes every other file
+        write_manifest(result, tmp, foreign_entries(Path(out_dir)))  # last: it hashes every other file
     return Path(out_dir)

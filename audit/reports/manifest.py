@@ -124,7 +124,11 @@ def _seal(body: dict) -> bytes:
     return _serialise(body)
 
 
-def manifest(result, out: Path) -> dict:
+def _name_sha256(name: str) -> str:
+    return hashlib.sha256(name.encode("utf-8")).hexdigest()
+
+
+def manifest(result, out: Path, beside: list[str] | tuple = ()) -> dict:
     """The manifest of the files already written to `out` (result: an AuditResult)."""
     policy = result.policy
     load = result.load
@@ -145,12 +149,16 @@ def manifest(result, out: Path) -> dict:
         },
         "files": {name: {"sha256": file_sha256(out / name), "bytes": (out / name).stat().st_size}
                   for name in _files(out)},
+        # Files of others that were in --out when the report was written beside them (a redirected
+        # log): by the SHA-256 of their names only, so `verify` knows them without the manifest
+        # carrying a name that could be an identifier.
+        "beside_sha256": sorted(_name_sha256(n) for n in beside),
     }
 
 
-def write_manifest(result, out: Path) -> None:
+def write_manifest(result, out: Path, beside: list[str] | tuple = ()) -> None:
     """Written last: it hashes every other file of the report."""
-    (out / MANIFEST).write_bytes(_seal(manifest(result, out)))
+    (out / MANIFEST).write_bytes(_seal(manifest(result, out, beside)))
 
 
 @dataclass(frozen=True)
@@ -190,5 +198,6 @@ def verify(out: str | Path) -> tuple[list[Problem], int]:
             problems.append(Problem(name, "missing"))
         elif file_sha256(f) != entry["sha256"]:
             problems.append(Problem(name, "changed"))
-    problems += [Problem(n, "unexpected") for n in _files(out) if n not in files]
+    known = set(body.get("beside_sha256") or [])
+    problems += [Problem(n, "unexpected") for n in _files(out) if n not in files and _name_sha256(n) not in known]
     return problems, len(files)

@@ -25,6 +25,10 @@ from ..errors import UsageError
 
 MANIFEST = "manifest.json"
 PARTIAL_MARK = ".contact-audit-partial"  # inside a half-written report: only such directories are swept
+# What a report consists of (reports/__init__.py writes exactly these): a directory with other
+# files gets these beside them, and a foreign file with one of these names is never overwritten.
+REPORT_NAMES = frozenset({"violations.csv", "violations.parquet", "rejected.csv", "summary.json", "report.html",
+                          "agents.csv", MANIFEST})
 
 
 def _real(path: str | Path) -> Path:
@@ -67,12 +71,15 @@ def _foreign_entries(out: Path, ours: set[str]) -> list[str]:
 
 def check_target(out: str | Path, *, data: str | Path | None = None, db: str | Path | None = None,
                  flag: str = "--out") -> Path:
-    """Refuse (UsageError, exit 2) an `--out` whose replacement could remove what the tool did not write.
+    """Refuse (UsageError, exit 2) an `--out` where writing the report could remove or overwrite
+    what the tool did not write.
 
-    Allowed: a path that does not exist yet (its parent a directory or creatable), or a
-    directory holding exactly a previous report of this tool. Refused: a file, a path
-    under a file, a directory with anything else in it, and any path that is, holds
-    or lies inside `--data`, or that is or holds the store (and its side files).
+    Allowed: a path that does not exist yet (its parent a directory or creatable), an
+    earlier report of this tool (replaced whole), or any other directory whose files
+    do not carry a report file's name (the report is written beside them: a run's log
+    redirected into --out, a reviewer's notes). Refused: a file, a path under a file,
+    a foreign file named like a report file, and any path that is, holds or lies inside
+    `--data`, or that is or holds the store (and its side files).
     """
     given = str(out)
     real = _real(out)
@@ -92,17 +99,18 @@ def check_target(out: str | Path, *, data: str | Path | None = None, db: str | P
     if real.exists() or real.is_symlink():
         if not real.is_dir():
             raise UsageError(f"{flag} {given} is a file; give a new directory or a previous report directory")
-        entries = list(real.iterdir())
-        if entries:
-            ours = report_files(real)
-            if ours is None:
-                raise UsageError(f"{flag} {given} is a directory that holds no report of this tool "
-                                 f"(no manifest.json); give a new directory, or an earlier report's")
-            foreign = _foreign_entries(real, ours)
-            if foreign:
-                raise UsageError(f"{flag} {given} holds {len(foreign)} file(s) this tool did not write "
-                                 f"(e.g. {foreign[0]}); move them, or give a new directory")
+        clash = sorted(set(foreign_entries(real)) & REPORT_NAMES)
+        if clash:
+            raise UsageError(f"{flag} {given} holds {clash[0]}, which this tool did not write and would "
+                             f"overwrite; move it, or give a new directory")
     return real
+
+
+def foreign_entries(out: Path) -> list[str]:
+    """What in an existing directory is not part of an earlier report of this tool."""
+    if not out.is_dir():
+        return []
+    return _foreign_entries(out, report_files(out) or set())
 
 
 @contextmanager
@@ -206,13 +214,34 @@ def staged_report(out: str | Path, *, data=None, db=None, lock_timeout: float = 
             with _parent_lock(real.parent, lock_timeout):
                 check_target(out, data=data, db=db)  # again: another run may have written it meanwhile
                 _sweep_partials(real.parent, real.name)
-                _swap_in(tmp, real)
+                if foreign_entries(real):
+                    _write_beside(tmp, real)
+                else:
+                    _swap_in(tmp, real)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         finally:
             if held is not None:
                 os.close(held)
+
+
+def _write_beside(tmp: Path, out: Path) -> None:
+    """Move the report's files into a directory that holds files of others, removing only what an
+    earlier report of this tool listed. Not one rename: the manifest goes first and comes back
+    last, so a run killed midway leaves no manifest vouching for a mix of two reports."""
+    old = (report_files(out) or set()) - {MANIFEST}
+    (out / MANIFEST).unlink(missing_ok=True)  # ours: a foreign manifest.json was refused before
+    new = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file())
+    for name in new:
+        if name != MANIFEST:
+            (out / name).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp / name, out / name)
+    for name in sorted(old - set(new)):
+        (out / name).unlink(missing_ok=True)
+    if MANIFEST in new:
+        os.replace(tmp / MANIFEST, out / MANIFEST)
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _swap_in(tmp: Path, out: Path) -> None:
