@@ -42,15 +42,31 @@ def loads_in_scope(con: duckdb.DuckDBPyConnection, *, windowed: bool, current: L
     """The loads a run on a store reports: since the previous run when it judges a window (the
     nightly case), else all of them. Counts are summed per table; rejected rows come from the store."""
     after = scalar(con, "SELECT coalesce(max(last_load_id), 0) FROM runs") if windowed else 0
-    loads = con.execute("SELECT load_id, counts FROM loads WHERE load_id > ? ORDER BY load_id", [after]).fetchall()
-    if not loads:
+    found = _loads_between(con, after, None)
+    if found is None:
         return current
+    found.notes = list(current.notes) if current is not None else []
+    return found
+
+
+def _loads_between(con: duckdb.DuckDBPyConnection, after: int, upto: int | None) -> LoadResult | None:
+    """The loads with `after` < load_id <= `upto` (no upper bound: None) as one LoadResult: counts
+    summed per table, the rejected rows as the store keeps them (masked)."""
+    bounds = "load_id > ? AND (? IS NULL OR load_id <= ?)"
+    loads = con.execute(f"SELECT load_id, counts FROM loads WHERE {bounds} ORDER BY load_id",
+                        [after, upto, upto]).fetchall()
+    if not loads:
+        return None
     counts: dict[str, TableCounts] = {}
-    _add_counts(counts, [text for _, text in loads])
-    rejected = _rejected(frame(con, 'SELECT "table", source_file, "row", "key", reasons, "values" FROM rejected_rows '
-                                    'WHERE load_id > ? ORDER BY load_id, "table", source_file, "row"', [after]))
-    return LoadResult(counts=counts, rejected=rejected, load_id=int(loads[-1][0]),
-                      notes=list(current.notes) if current is not None else [])
+    for _, text in loads:
+        for table, c in json.loads(text).items():
+            acc = counts.setdefault(table, TableCounts())
+            for k, n in c.items():
+                setattr(acc, k, getattr(acc, k) + n)
+    rejected = frame(con, 'SELECT "table", source_file, "row", "key", reasons, "values" FROM rejected_rows '
+                          f'WHERE {bounds} ORDER BY load_id, "table", source_file, "row"', [after, upto, upto])
+    rejected = rejected.cast(REJECTED_SCHEMA) if rejected.height else pl.DataFrame(schema=REJECTED_SCHEMA)
+    return LoadResult(counts=counts, rejected=rejected, load_id=int(loads[-1][0]))
 
 
 # ---------------------------------------------------------------- status of a run's violations
@@ -246,24 +262,4 @@ def _loads_of_runs(con: duckdb.DuckDBPyConnection, runs: list[int]) -> LoadResul
         return None
     before = scalar(con, "SELECT coalesce(max(last_load_id), 0) FROM runs WHERE run_id < ?", [runs[0]])
     last = scalar(con, "SELECT coalesce(last_load_id, 0) FROM runs WHERE run_id = ?", [runs[-1]])
-    loads = con.execute("SELECT counts FROM loads WHERE load_id > ? AND load_id <= ?", [before, last]).fetchall()
-    if not loads:
-        return None
-    counts: dict[str, TableCounts] = {}
-    _add_counts(counts, [c for (c,) in loads])
-    rejected = frame(con, 'SELECT "table", source_file, "row", "key", reasons, "values" FROM rejected_rows '
-                          'WHERE load_id > ? AND load_id <= ? ORDER BY load_id, "table", source_file, "row"',
-                     [before, last])
-    return LoadResult(counts=counts, rejected=_rejected(rejected), load_id=last)
-
-
-def _add_counts(counts: dict[str, TableCounts], texts: list[str]) -> None:
-    for text in texts:
-        for table, c in json.loads(text).items():
-            acc = counts.setdefault(table, TableCounts())
-            for k, n in c.items():
-                setattr(acc, k, getattr(acc, k) + n)
-
-
-def _rejected(df: pl.DataFrame) -> pl.DataFrame:
-    return df.cast(REJECTED_SCHEMA) if df.height else pl.DataFrame(schema=REJECTED_SCHEMA)
+    return _loads_between(con, before, last)

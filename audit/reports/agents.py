@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from html import escape
 from pathlib import Path
 
 import polars as pl
@@ -10,6 +9,7 @@ import polars as pl
 from .. import pii
 from ..agents import scorecard
 from ..engine import AuditResult
+from .markup import esc
 from .tables import excel_safe
 
 HEADINGS = {"agent_id": "Agent", "contacts_judged": "Contacts judged", "violations": "Violations",
@@ -31,12 +31,12 @@ def agents_section(result: AuditResult) -> str:
     a = agents_frame(result)
     if a.is_empty():
         return ""
-    head = "".join(f'<th scope="col" data-col="{c}">{escape(h)}</th>' for c, h in HEADINGS.items())
+    head = "".join(f'<th scope="col" data-col="{c}">{esc(h)}</th>' for c, h in HEADINGS.items())
 
     def cell(c: str, v) -> str:
         if c in ("agent_id", "top_rule"):
             text = "(no agent)" if c == "agent_id" and v is None else ("" if v is None else str(v))
-            return f'<td data-v="{escape(text, quote=True)}">{escape(text)}</td>'
+            return f'<td data-v="{esc(text)}">{esc(text)}</td>'
         num = "" if v is None else (f"{v:,.2f}" if isinstance(v, float) else f"{v:,}")
         return f'<td class="num" data-v="{"" if v is None else v}">{num}</td>'
     rows = "".join("<tr>" + "".join(cell(c, v) for c, v in zip(a.columns, r)) + "</tr>"

@@ -14,7 +14,6 @@ import base64
 import hashlib
 import json
 from datetime import date, timedelta
-from html import escape
 from pathlib import Path
 
 import polars as pl
@@ -22,6 +21,7 @@ import polars as pl
 from .. import __version__, pii
 from ..engine import AuditResult
 from ..policy import SEVERITY_RANK
+from .markup import esc, shown
 from .methodology import describe_rules
 from .agents import agents_section
 from .record_html import record_section
@@ -40,18 +40,6 @@ TABLE_COLUMNS = [  # (column, heading) shown in the violations table
     ("status", "Status"),
 ]
 EMBEDDED_COLUMNS = [c for c, _ in TABLE_COLUMNS] + ["ts"]
-
-def esc(value: object) -> str:
-    return "" if value is None else escape(str(value), quote=True)
-
-
-def shown(value: object) -> str:
-    """A value from the data or the policy, masked (as every report column is) and escaped.
-
-    `esc` alone is for what the tool itself writes: hashes, counts, markup.
-    """
-    return esc(pii.mask_str(value))
-
 
 def json_for_script(data: object) -> str:
     """JSON that cannot end its <script> element or open a comment: <, > and & as \\u escapes."""

@@ -8,23 +8,13 @@ merely escaped.
 
 from __future__ import annotations
 
-from html import escape
-
 import polars as pl
 
-from .. import pii
 from ..engine import AuditResult
+from .markup import esc, shown
 
 STATUSES = ("new", "seen", "waived", "gone")
 MAX_TREND_DAYS = 62  # columns of the per-day table; the chart above it covers the whole window
-
-
-def esc(value: object) -> str:
-    return "" if value is None else escape(str(value), quote=True)
-
-
-def shown(value: object) -> str:
-    return esc(pii.mask_str(value))
 
 
 def record_section(result: AuditResult) -> str:

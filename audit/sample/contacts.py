@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from .common import NOW, ZONES, _date_days, _day_to_date, _money, _money_commas, _pick, _Pools, _render_ts, _Rng, _to_utc
+from .common import NOW, _date_days, _day_to_date, _money, _money_commas, _pick, _Pools, _render_ts, _Rng, _to_utc
 from .messages import TEMPLATES, _fill_templates
 
 # category: (name, channel, recipient_type, hour profile, outcome pool, template key)
