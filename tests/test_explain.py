@@ -75,3 +75,16 @@ def test_explain_of_an_event_not_in_the_store_is_one_line_exit_2(judged):
     p = subprocess.run([sys.executable, "-m", "audit.cli", "explain", "13812345678", "--db", str(db)],
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 2 and p.stderr.strip() == "audit: event 138****5678 is not in the store"
+
+
+def test_a_rule_that_could_not_be_judged_is_null_not_false(tmp_path):
+    """Without stored emergency contacts the registered half of TP-UNREGISTERED cannot be judged (SPEC §4)."""
+    from helpers import contact, write_dataset
+
+    data = write_dataset(tmp_path / "d", contacts=[
+        contact("ec", "2026-11-05T10:00:00+08:00", recipient_type="emergency_contact", recipient_id="C1"),
+        contact("tp", "2026-11-05T11:00:00+08:00", recipient_type="third_party", recipient_id="X1")])
+    db = tmp_path / "s.duckdb"
+    audit.audit(data=data, db=db)
+    verdict = {e: {r["rule_id"]: r["violated"] for r in audit.api.explain(db, e)["rules"]} for e in ("ec", "tp")}
+    assert verdict["ec"]["TP-UNREGISTERED"] is None and verdict["tp"]["TP-UNREGISTERED"] is True
