@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shutil
 import sys
 from datetime import date
 
@@ -291,7 +292,11 @@ def explain(event_id, db, policy, fmt, lock_timeout) -> None:
     from .explain import render_text
 
     e = api.explain(db, event_id, policy=policy, lock_timeout=lock_timeout)
-    click.echo(json.dumps(e, indent=2, ensure_ascii=False, default=str) if fmt == "json" else render_text(e), nl=fmt == "json")
+    if fmt == "json":
+        click.echo(json.dumps(e, indent=2, ensure_ascii=False, default=str))
+        return
+    tty = sys.stdout.isatty()
+    click.echo(render_text(e, color=tty, width=shutil.get_terminal_size().columns if tty else None), nl=False)
 
 
 @main.command()

@@ -1,9 +1,10 @@
-"""Why a contact was flagged (SPEC §9): its facts, each rule's verdict, and the loan's timeline.
+"""Why a contact was flagged (SPEC §9): its facts, each rule's verdict and figures, and the loan's timeline.
 
 The verdicts come from the rule SQL itself, run over the contacts of the
 contact's local day (every rule still reads the full history), so they
-cannot drift from a full run's. The facts and the timeline are read from
-the store; every identifier is masked, as in every report.
+cannot drift from a full run's. The figures behind them are read by
+`evidence` from the same facts; the timeline from the store. Every
+identifier is masked, as in every report. Rendering is in `explain_render`.
 """
 
 from __future__ import annotations
@@ -14,10 +15,14 @@ import duckdb
 import polars as pl
 
 from . import pii
-from .engine import judgement_notes, run_audit
+from .engine import ensure_facts, judgement_notes, run_audit
 from .errors import UsageError
+from .evidence import figures
+from .explain_render import render_text
 from .policy import Policy
 from .store import frame, scalar
+
+__all__ = ["explain", "render_text", "TIMELINE_DAYS_BEFORE"]
 
 TIMELINE_DAYS_BEFORE = 7
 
@@ -49,6 +54,35 @@ def _overdue(con, c: dict) -> tuple[int, str, str | None, str | None]:
     return (c["local_date"] - oldest).days, f"{amount:.2f}", oldest.isoformat(), f"instalment {seq} due {oldest}"
 
 
+def _masked(tree):
+    """Every string of a nested JSON-ready value through the report masking, in one batch."""
+    strings: list[str] = []
+
+    def collect(x):
+        if isinstance(x, str):
+            strings.append(x)
+        elif isinstance(x, dict):
+            for v in x.values():
+                collect(v)
+        elif isinstance(x, list):
+            for v in x:
+                collect(v)
+
+    collect(tree)
+    masked = iter(pii.mask_strings(strings)) if strings else iter(())
+
+    def rebuild(x):
+        if isinstance(x, str):
+            return next(masked)
+        if isinstance(x, dict):
+            return {k: rebuild(v) for k, v in x.items()}
+        if isinstance(x, list):
+            return [rebuild(v) for v in x]
+        return x
+
+    return rebuild(tree)
+
+
 def explain(con: duckdb.DuckDBPyConnection, event_id: str, policy: Policy) -> dict:
     """The explanation of one contact as a JSON-ready object (identifiers masked)."""
     c = _local(con, event_id, policy.default_timezone)
@@ -56,10 +90,12 @@ def explain(con: duckdb.DuckDBPyConnection, event_id: str, policy: Policy) -> di
         raise UsageError(f"event {pii.mask_str(event_id)} is not in the store")
     day: date = c["local_date"]
     result = run_audit(con, policy, since=day, until=day)
+    ensure_facts(con, policy, day, day)  # the run's facts, which the figures read
     mine = result.violations.filter(pl.col("event_id") == event_id)
-    found = {r: d for r, d in mine.select("rule_id", "detail").iter_rows()}
+    found = {r: (d, ev) for r, d, ev in mine.select("rule_id", "detail", "evidence").iter_rows()}
     has_ec = bool(scalar(con, "SELECT count(*) > 0 FROM emergency_contacts"))
     unjudged = bool(judgement_notes(policy, has_emergency_contacts=has_ec)) and c["recipient_type"] == "emergency_contact"
+    shown = _masked(figures(con, policy, event_id, found, has_emergency_contacts=has_ec))
     rules = []
     for rule_id in policy.rule_ids():
         violated: bool | None = rule_id in found
@@ -67,8 +103,9 @@ def explain(con: duckdb.DuckDBPyConnection, event_id: str, policy: Policy) -> di
             violated = None  # no emergency contacts stored: the registered half cannot be judged
         rules.append({"rule_id": rule_id, "violated": violated, "severity": policy.severity_of(rule_id),
                       "reference": policy.reference_of(rule_id),
-                      "detail": pii.mask_str(found.get(rule_id)) if violated else
-                      ("not judged: the store holds no emergency contacts" if violated is None else "no violation")})
+                      "detail": pii.mask_str(found[rule_id][0]) if violated else
+                      ("not judged: the store holds no emergency contacts" if violated is None else "no violation"),
+                      "figures": shown[rule_id]})
     dpd, amount, episode, oldest = _overdue(con, c)
     start = (date.fromisoformat(episode) if episode else day) - timedelta(days=TIMELINE_DAYS_BEFORE)
     timeline = _timeline(con, c, start, policy.default_timezone)
@@ -81,6 +118,7 @@ def explain(con: duckdb.DuckDBPyConnection, event_id: str, policy: Policy) -> di
         "policy": {"id": pii.mask_str(policy.policy_id), "version": pii.mask_str(policy.version),
                    "source": pii.mask_str(policy.source)},
         "rules": rules,
+        "timeline_from": start.isoformat(),
         "timeline": timeline,
     }
 
@@ -105,27 +143,3 @@ def _timeline(con, c: dict, start: date, zone_default: str) -> list[dict]:
         .sort("local_time", "event_id")
     rows = pii.mask_frame(rows.with_columns((pl.col("event_id") == c["event_id"]).alias("this")))
     return rows.to_dicts()
-
-
-def render_text(e: dict) -> str:
-    f, c = e["facts"], e["contact"]
-    lines = [f"event {e['event_id']}: {c['channel']} to {c['recipient_type']}"
-             + (f" {c['recipient_id']}" if c.get("recipient_id") else "")
-             + f" on loan {c['loan_id']} (borrower {c['borrower_id']}), agent {c.get('agent_id') or '-'}, "
-               f"outcome {c.get('outcome') or '-'}",
-             f"  local time {f['local_time']} ({f['zone']}); DPD {f['dpd']}"
-             + (f" from {f['oldest_overdue']}; overdue {f['overdue_amount']}; episode start {f['episode_start']}"
-                if f["dpd"] else "; nothing overdue"),
-             f"policy {e['policy']['id']} {e['policy']['version']}:"]
-    for r in e["rules"]:
-        mark = {True: "VIOLATED", False: "ok", None: "not judged"}[r["violated"]]
-        lines.append(f"  {mark:<10} {r['rule_id']:<28} {r['detail']}")
-    lines.append("timeline (loan, from 7 days before the episode start):")
-    for t in e["timeline"]:
-        arrow = "=>" if t["this"] else "  "
-        what = (f"{t['kind']} {t['event_id']} {t.get('amount') or ''} {t.get('outcome') or ''}"
-                if t["kind"] != "contact" else
-                f"{t['event_id']} {t['channel']} to {t['recipient_type']} {t.get('recipient_id') or ''} "
-                f"{t.get('outcome') or ''}")
-        lines.append(f"  {arrow} {t['local_time']}  {' '.join(what.split())}")
-    return "\n".join(lines) + "\n"

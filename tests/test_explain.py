@@ -67,7 +67,7 @@ def test_explain_json_through_the_cli_has_the_facts_rules_and_timeline(judged):
     assert e["policy"]["id"] == load_policy(str(EVERY_RULE)).policy_id  # the latest run's policy by default
     text = subprocess.run([sys.executable, "-m", "audit.cli", "explain", event, "--db", str(db)],
                           capture_output=True, text=True, timeout=120)
-    assert text.returncode == 0 and "VIOLATED   TP-DPD" in text.stdout and "=> " in text.stdout
+    assert text.returncode == 0 and "| VIOLATED | TP-DPD " in text.stdout and "| => |" in text.stdout
 
 
 def test_explain_of_an_event_not_in_the_store_is_one_line_exit_2(judged):
