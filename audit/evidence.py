@@ -170,7 +170,7 @@ def frequency(con, limit, f: dict) -> dict:
     counted = con.execute(f"SELECT coalesce({matches}, false) FROM facts WHERE event_id = $event",
                           {**params, "event": f["event_id"]}).fetchone()[0]
     if not counted:
-        return _not_applicable("the limit does not count this contact (its recipient type, channel or outcome)")
+        return _not_applicable("not counted by this limit (its recipient type, channel or outcome)")
     group = f["loan_id"] if limit.per == "loan" else f["recipient_key"]
     rows = _rows(con, f"""
         SELECT event_id FROM facts

@@ -74,8 +74,8 @@ def describe(rule_id: str, f: dict) -> list[str]:
                 f"(quiet for {f['quiet_days']} days)"]
     if "count" in f:  # a frequency limit
         w = f["window"]
-        span = (f"{w['kind']} {w['from']}" if w["from"] == w["to"] else
-                f"{w['kind']} ({w['after']}, {w['to']}]" if "after" in w else
+        span = (f"{w['kind']} ({w['after']}, {w['to']}]" if "after" in w else
+                f"{w['kind']} {w['from']}" if w["from"] == w["to"] else
                 f"{w['kind']} {w['from'] or '…'} to {w['to']}")
         return [f"per {f['per']} {f['group']}, {span}: {f['count']} counted, max {f['max']}",
                 f"counted: {_ids(f['event_ids'])}"]
@@ -89,7 +89,7 @@ def render_text(e: dict, *, color: bool = False, width: int | None = None) -> st
     buf = io.StringIO()
     console = Console(file=buf, width=width or PLAIN_WIDTH, force_terminal=color, no_color=not color,
                       color_system="auto" if color else None, highlight=False, emoji=False, markup=False,
-                      legacy_windows=False, soft_wrap=False)
+                      legacy_windows=False, soft_wrap=True)
     f, c = e["facts"], e["contact"]
     console.print(f"event {e['event_id']}: {c['channel']} to {c['recipient_type']}"
                   + (f" {c['recipient_id']}" if c.get("recipient_id") else "")

@@ -12,7 +12,7 @@ import pytest
 
 import audit
 from audit import store
-from audit.explain import explain
+from audit.explain import explain, render_text
 from audit.policy import load_policy
 from audit.sample import generate
 
@@ -102,6 +102,7 @@ def test_the_figures_agree_with_every_verdict_for_300_contacts(sample_explained)
                 assert f["event_ids"][-1] == event and f["count"] == len(f["event_ids"])  # itself, counted last
             if r["rule_id"] == "TP-ESCALATION" and f["applies"]:
                 assert all(s["found"] == len(s["event_ids"]) for s in f["steps"])
+        assert render_text(e).count("\n") > len(e["rules"])  # every shape of figures renders
     assert all(n >= 5 for n in applied.values()), applied  # every rule's figures were read, not skipped
 
 
