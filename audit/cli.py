@@ -74,10 +74,12 @@ def output_options(fn):
     """--quiet and --verbose, and a step reporter around the command."""
 
     @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors (no progress, no totals).")
-    @click.option("--verbose", "-v", is_flag=True, help="Log each step with its duration (never message text).")
+    @click.option("--verbose", "-v", is_flag=True,
+                  help="Log each step with its duration (never message text). On a terminal a progress bar with "
+                       "percentage and ETA is shown on stderr either way.")
     @functools.wraps(fn)
     def wrapper(*args, quiet: bool, verbose: bool, **kwargs):
-        reporter = progress.Terminal(status=not quiet and sys.stderr.isatty(), verbose=verbose and not quiet)
+        reporter = progress.reporter(quiet=quiet, verbose=verbose)
         ctx = click.get_current_context()
         ctx.meta["quiet"] = quiet
         try:
@@ -148,7 +150,11 @@ def load(data_dir: str, db: str | None, zone: str | None, encoding: str, lock_ti
     Rows are loaded, updated (snapshot tables), skipped as identical
     duplicates, or rejected with every reason; one load is one transaction.
     """
+    from .schemas import TABLES
+
+    progress.expect(len(TABLES) + 1)  # validate each table, then merge
     result = api.load(data_dir, db=db, timezone=zone, encoding=encoding, lock_timeout=lock_timeout, mapping=mapping)
+    progress.finish()
     _say(f"{'table':<20}{'read':>10}{'loaded':>10}{'updated':>10}{'duplicates':>12}{'rejected':>10}")
     for name, c in result.counts.items():
         _say(f"{name:<20}{c.read:>10}{c.loaded:>10}{c.updated:>10}{c.duplicates:>12}{c.rejected:>10}")
@@ -177,12 +183,14 @@ def load(data_dir: str, db: str | None, zone: str | None, encoding: str, lock_ti
               help="Also write JUnit XML here: a test per rule, a failure per violation (100 per rule at most).")
 @click.option("--mapping", type=click.Path(dir_okay=False),
               help="Mapping file (YAML, SPEC §8): read a lender's own export; see `audit mapping draft`.")
+@click.option("--format", "fmt", default="text", show_default=True, type=click.Choice(["text", "json"]),
+              help="json: the terminal summary as one JSON object on stdout (counts, outputs, exit reasons).")
 @waiver_options
 @output_options
 @handle_errors
 def run(db, data, policy, out, zone, encoding, mapping, fail_on, since, until, lock_timeout, threads,
         memory_limit,
-        engine, spark_master, junit, waivers, as_of) -> None:
+        engine, spark_master, junit, waivers, as_of, fmt) -> None:
     """Audit the contacts and write violations, rejected rows and a summary to --out.
 
     With --data the dataset is loaded first (into --db, or into memory);
@@ -203,6 +211,7 @@ def run(db, data, policy, out, zone, encoding, mapping, fail_on, since, until, l
       audit run --data sample_data --out reports/2026-11-30 --fail-on high
       audit run --db store.duckdb --since 2026-11-29 --until 2026-11-29 \\
           --waivers waivers.yaml --out reports/2026-11-29 --fail-on high
+      audit run --db store.duckdb --out reports/today --format json > run.json
 
     Exit status: 0 ran; 1 --fail-on met; 2 usage; 3 input, store, disk or
     memory; 4 --fail-on given but nothing was judged; 130 interrupted.
@@ -211,35 +220,69 @@ def run(db, data, policy, out, zone, encoding, mapping, fail_on, since, until, l
         from .reports.target import check_junit_target
 
         check_junit_target(junit, out=out, data=data, db=db)
+    progress.expect(_expected_run_steps(policy, data=data, db=db, out=out, engine=engine))
     result = api.audit(db=db, data=data, policy=policy, out=out, timezone=zone, encoding=encoding,
                        mapping=mapping,
                        since=since, until=until, lock_timeout=lock_timeout, threads=threads,
                        memory_limit=memory_limit, engine=engine, spark_master=spark_master,
                        waivers=waivers, as_of=as_of)
-    v = result.violations
-    _say(f"{v.height} violation(s) in {result.contacts_judged} contact(s) judged; reports in {out}")
-    _say_statuses(result)
-    for rule_id, n in sorted(v.group_by("rule_id").len().iter_rows()):
-        _say(f"  {rule_id:<28}{n:>8}")
+    progress.finish()
     from . import pii
 
-    for note in pii.mask_strings(result.notes + (result.load.notes if result.load is not None else [])):
-        _say(f"note: {note}")
+    v = result.violations
+    if fmt == "text":
+        _say(f"{v.height} violation(s) in {result.contacts_judged} contact(s) judged; reports in {out}")
+        _say_statuses(result)
+        for rule_id, n in sorted(v.group_by("rule_id").len().iter_rows()):
+            _say(f"  {rule_id:<28}{n:>8}")
+        for note in pii.mask_strings(result.notes + (result.load.notes if result.load is not None else [])):
+            _say(f"note: {note}")
     if junit:
         from .reports.junit import run_junit
         from .reports.target import private_file
 
         with private_file(junit, flag="--junit") as tmp:
             run_junit(result, tmp)
+    status, reasons, warnings = 0, [], []
     if not result.contacts_judged:
         window = " in the --since/--until window" if since or until else ""
         message = f"nothing was judged: no contact{window} in the {'dataset' if data else 'store'}"
         if fail_on:
-            raise NothingJudged(message + "; a run that judges nothing cannot pass --fail-on")
-        click.echo(f"audit: warning: {message}", err=True)
-    if fail_on and result.worst_at_or_above(fail_on.lower()):
-        click.echo(f"audit: violations at or above {fail_on} exist (--fail-on)", err=True)
+            status, reasons = 4, [message + "; a run that judges nothing cannot pass --fail-on"]
+        else:
+            warnings.append(message)
+    if not status and fail_on and result.worst_at_or_above(fail_on.lower()):
+        status, reasons = 1, [f"violations at or above {fail_on} exist (--fail-on)"]
+    if fmt == "json":
+        from .reports.summary import run_summary
+
+        click.echo(json.dumps(run_summary(result, out=out, junit=junit, exit_status=status, reasons=reasons,
+                                          warnings=warnings), indent=2, ensure_ascii=False, default=str))
+    for w in warnings:
+        click.echo(f"audit: warning: {w}", err=True)
+    if status == 4:
+        raise NothingJudged(reasons[0])
+    if status == 1:
+        click.echo(f"audit: {reasons[0]}", err=True)
         sys.exit(1)
+
+
+def _expected_run_steps(policy, *, data, db, out, engine) -> int | None:
+    """The steps `audit run` will announce, for the progress bar's percentage (None if the policy is bad:
+    the run itself then says why)."""
+    from .rules import sql_rules
+    from .schemas import TABLES
+
+    try:
+        pol = load_policy(policy)
+    except AuditError:
+        return None
+    steps = len(sql_rules(pol, has_emergency_contacts=True)) + 3  # facts, text rules, collect
+    steps += (len(TABLES) + 1) if data else 0                      # validate each table, merge
+    steps += 2 if engine == "spark" else 0                         # start Spark, hand the store over
+    steps += 5 if out else 0                                       # fingerprint, four report files
+    steps += 1 if db else 0                                        # record the run in the ledger
+    return steps
 
 
 @main.command()
@@ -264,6 +307,7 @@ def report(db, since, until, out, lock_timeout, waivers, as_of) -> None:
     """
     result = api.report(db, out=out, since=since, until=until, waivers=waivers, as_of=as_of,
                         lock_timeout=lock_timeout)
+    progress.finish()
     _say(f"{result.violations.height} violation(s) from run(s) {', '.join(map(str, result.runs)) or '-'}; "
          f"reports in {out}")
     _say_statuses(result)
@@ -626,6 +670,25 @@ def sample(loans: int, seed: int, out: str, fmt: str, shape: str | None) -> None
             counts = generate(out, loans=loans, seed=seed, fmt=fmt)
     click.echo(json.dumps(counts, ensure_ascii=False))
 
+
+def _option_envvars(group: click.Group, prefix: str = "AUDIT") -> None:
+    """Every option of every command can come from the environment, named after the command path and
+    the long flag: AUDIT_RUN_OUT, AUDIT_RUN_FAIL_ON, AUDIT_POLICY_DIFF_DATA. An option that names its own
+    variable keeps it (AUDIT_DB, AUDIT_POLICY, AUDIT_WAIVERS, shared by the commands that take them).
+    Set here, after every command is defined, so a new option is covered too; shown in --help."""
+    for name, command in group.commands.items():
+        path = f"{prefix}_{name.upper().replace('-', '_')}"
+        for param in command.params:
+            if isinstance(param, click.Option):
+                if not param.envvar:
+                    flag = max((o for o in param.opts if o.startswith("--")), key=len)
+                    param.envvar = f"{path}_{flag[2:].upper().replace('-', '_')}"
+                param.show_envvar = True
+        if isinstance(command, click.Group):
+            _option_envvars(command, path)
+
+
+_option_envvars(main)
 
 if __name__ == "__main__":
     main()

@@ -1,8 +1,8 @@
 """Step reporting for long loads and audits, without threading a callback through every call.
 
 The library announces steps (`step("validate contacts")`); whoever runs it
-decides what to show: the CLI draws a status line on a terminal and, with
---verbose, logs each step's duration. Messages name steps only, never data.
+decides what to show: the CLI draws a progress bar on a terminal (`Bar`) and,
+with --verbose, logs each step's duration. Messages name steps only, never data.
 """
 
 from __future__ import annotations
@@ -23,6 +23,20 @@ def step(name: str) -> None:
     report = _reporter.get()
     if report is not None:
         report(name)
+
+
+def finish() -> None:
+    """The long steps are over: end the bar (and log the last step) before the command prints its results."""
+    report = _reporter.get()
+    if report is not None and hasattr(report, "close"):
+        report.close()
+
+
+def expect(steps: int | None) -> None:
+    """How many steps the caller expects, so a progress bar can show a percentage and an ETA."""
+    report = _reporter.get()
+    if steps is not None and report is not None and hasattr(report, "expect"):
+        report.expect(steps)
 
 
 PAUSE_ENV = "CONTACT_AUDIT_PAUSE_AT"
@@ -90,11 +104,10 @@ def reporting(callback: Callable[[str], None] | None) -> Iterator[None]:
 
 
 class Terminal:
-    """A one-line status on a terminal (stderr) and/or a timing log line per step."""
+    """Plain lines: a timing log line per step with --verbose (a pipe, a log file, CI)."""
 
-    def __init__(self, *, status: bool, verbose: bool, stream=None):
+    def __init__(self, *, verbose: bool, stream=None):
         self.stream = stream or sys.stderr
-        self.status = status
         self.verbose = verbose
         self.started = self.last = time.monotonic()
         self.current: str | None = None
@@ -102,21 +115,88 @@ class Terminal:
     def __call__(self, name: str) -> None:
         self._finish_current()
         self.current = name or None
-        if self.status and name:
-            self.stream.write(f"\r\033[K… {name} ({time.monotonic() - self.started:.1f} s)")
-            self.stream.flush()
 
     def _finish_current(self) -> None:
         now = time.monotonic()
         if self.current is not None and self.verbose:
-            if self.status:
-                self.stream.write("\r\033[K")
             self.stream.write(f"{self.current}: {now - self.last:.2f} s\n")
         self.last = now
 
     def close(self) -> None:
         self._finish_current()
         self.current = None
-        if self.status:
-            self.stream.write("\r\033[K")
-            self.stream.flush()
+
+
+class Bar(Terminal):
+    """A rich progress bar on a terminal's stderr: the step, percentage of steps done, elapsed time and ETA.
+
+    The ETA is estimated from the pace of the steps done so far (steps are not
+    equal in length, so it firms up as the run goes). With --verbose each
+    step's duration is logged above the bar. The bar's refresh thread is
+    started with Ctrl-C blocked, so `uninterrupted` still holds it back, and
+    anything written to stderr meanwhile (a checkpoint's `paused at`, an
+    error) is printed above the bar.
+    """
+
+    def __init__(self, *, verbose: bool, stream=None):
+        from rich.console import Console
+        from rich.progress import (BarColumn, Progress, SpinnerColumn, TaskProgressColumn, TextColumn,
+                                   TimeElapsedColumn, TimeRemainingColumn)
+
+        super().__init__(verbose=verbose, stream=stream)
+        self.console = Console(file=self.stream, highlight=False, markup=False, emoji=False)
+        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                                 TaskProgressColumn(), TimeElapsedColumn(), TextColumn("ETA"),
+                                 TimeRemainingColumn(), console=self.console, transient=True,
+                                 redirect_stdout=False)
+        self.task = self.progress.add_task("starting", total=None)
+        self.done_steps = 0
+        with _sigint_blocked():
+            self.progress.start()
+
+    def expect(self, steps: int) -> None:
+        self.progress.update(self.task, total=max(steps, self.done_steps + 1))
+
+    def __call__(self, name: str) -> None:
+        if self.current is not None:
+            self.done_steps += 1
+        super().__call__(name)
+        total = self.progress.tasks[0].total
+        if total is not None and self.done_steps >= total:  # more steps than expected: keep a step to go
+            self.progress.update(self.task, total=self.done_steps + 1)
+        if not name:  # the library's `done()`: the work is over, whatever was expected
+            self.progress.update(self.task, total=self.done_steps)
+        self.progress.update(self.task, completed=self.done_steps, description=name or "done")
+
+    def _finish_current(self) -> None:
+        now = time.monotonic()
+        if self.current is not None and self.verbose:
+            self.console.print(f"{self.current}: {now - self.last:.2f} s", soft_wrap=True)
+        self.last = now
+
+    def close(self) -> None:
+        self._finish_current()
+        self.current = None
+        if self.progress.live.is_started:
+            self.progress.stop()
+
+
+@contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """Threads started inside inherit a signal mask with SIGINT blocked (the main thread handles Ctrl-C)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def reporter(*, quiet: bool, verbose: bool, stream=None) -> Terminal:
+    """A bar on a terminal, plain lines otherwise; nothing but errors with --quiet."""
+    stream = stream or sys.stderr
+    if not quiet and stream.isatty():
+        return Bar(verbose=verbose, stream=stream)
+    return Terminal(verbose=verbose and not quiet, stream=stream)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import polars as pl
+import pytest
 from click.testing import CliRunner
 
 from audit.cli import main
@@ -121,3 +122,149 @@ def test_pii_scan_lists_masked_findings_with_row_and_span(tmp_path):
     assert rows == [("mobile", "138****5678", 1, 4, 15), ("id_number", "110101********1233", 3, 3, 21)]
     assert "13812345678" not in r.output
     assert CliRunner().invoke(main, ["pii", "scan", str(f), "--column", "nope"]).exit_code == 2
+
+
+# ------------------------------------------------------------------ command-line conventions (issue #16, item 6)
+
+def _audit(*args, env=None, timeout=120):
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "audit.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def test_run_format_json_prints_one_object_with_counts_outputs_and_exit_reasons(tmp_path):
+    data = _dataset(tmp_path)
+    p = _audit("run", "--data", data, "--out", tmp_path / "o", "--format", "json", "--fail-on", "high")
+    assert p.returncode == 1
+    s = json.loads(p.stdout)  # the whole of stdout is one object
+    v = pl.read_csv(tmp_path / "o" / "violations.csv")
+    assert s["violations"]["total"] == v.height
+    assert s["violations"]["by_rule"]["HOURS"] == v.filter(pl.col("rule_id") == "HOURS").height
+    assert sum(s["violations"]["by_severity"].values()) == v.height
+    c = s["tables"]["contacts"]
+    assert (c["read"], c["loaded"], c["rejected"]) == (3, 2, 1)
+    assert {"violations.csv", "summary.json", "manifest.json"} <= set(s["outputs"]["files"])
+    assert s["exit"] == {"status": 1, "reasons": ["violations at or above high exist (--fail-on)"], "warnings": []}
+    assert p.stderr.strip() == "audit: violations at or above high exist (--fail-on)"
+    text = _audit("run", "--data", data, "--out", tmp_path / "o2")
+    assert text.returncode == 0 and text.stdout.startswith(f"{v.height} violation(s) in ")  # text stays the default
+
+
+def test_run_format_json_with_nothing_judged_and_fail_on_says_why_and_exits_4(tmp_path):
+    data = _dataset(tmp_path)
+    p = _audit("run", "--data", data, "--out", tmp_path / "o", "--since", "2030-01-01", "--format", "json",
+               "--fail-on", "high")
+    assert p.returncode == 4
+    s = json.loads(p.stdout)
+    assert s["contacts_judged"] == 0 and s["exit"]["status"] == 4
+    assert s["exit"]["reasons"][0].startswith("nothing was judged")
+    assert p.stderr.startswith("audit: nothing was judged") and len(p.stderr.strip().splitlines()) == 1
+
+
+def test_every_option_of_every_command_has_an_environment_variable_shown_in_help():
+    import click
+
+    from audit.cli import main as group
+
+    def walk(g, path):
+        for name, cmd in g.commands.items():
+            yield f"{path} {name}", cmd
+            if isinstance(cmd, click.Group):
+                yield from walk(cmd, f"{path} {name}")
+
+    seen = 0
+    for path, cmd in walk(group, "audit"):
+        for p in cmd.params:
+            if isinstance(p, click.Option):
+                assert p.envvar and p.show_envvar, (path, p.name)
+                assert p.envvar.startswith("AUDIT_") and p.envvar == p.envvar.upper(), (path, p.envvar)
+                seen += 1
+    assert seen > 50
+    help_text = _run("run", "--help").output
+    assert "AUDIT_RUN_FAIL_ON" in help_text and "AUDIT_DB" in help_text
+
+
+def test_an_option_of_explain_comes_from_the_environment(tmp_path):
+    """AUDIT_EXPLAIN_FORMAT=json stands for --format json (the naming: AUDIT_<COMMAND>_<OPTION>)."""
+    db = tmp_path / "s.duckdb"
+    assert _run("load", _dataset(tmp_path), "--db", db).exit_code == 0
+    p = _audit("explain", "late", env={"AUDIT_DB": str(db), "AUDIT_EXPLAIN_FORMAT": "json"})
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["event_id"] == "late"
+    fail = _audit("run", "--db", db, "--out", tmp_path / "o", env={"AUDIT_RUN_FAIL_ON": "medium"})
+    assert fail.returncode == 1 and "(--fail-on)" in fail.stderr
+
+
+def test_shell_completion_scripts_are_generated_for_bash_zsh_and_fish():
+    for shell in ("bash", "zsh", "fish"):
+        p = _audit(env={"_AUDIT_COMPLETE": f"{shell}_source"})
+        assert p.returncode == 0, (shell, p.stderr)
+        assert "_AUDIT_COMPLETE" in p.stdout and len(p.stdout) > 200, shell
+    words = _audit(env={"_AUDIT_COMPLETE": "bash_complete", "COMP_WORDS": "audit ru", "COMP_CWORD": "1"})
+    assert words.returncode == 0 and "run" in words.stdout
+
+
+def _on_a_terminal(args, env, *, until=None, then=None, timeout=120):
+    """Run the CLI with stdout and stderr on a pseudo-terminal; returns (exit code, text without escapes)."""
+    import os
+    import pty
+    import re
+    import select
+    import subprocess
+    import sys
+    import time
+
+    leader, follower = pty.openpty()
+    p = subprocess.Popen([sys.executable, "-m", "audit.cli", *map(str, args)], stdin=follower, stdout=follower,
+                         stderr=follower, env={**os.environ, "COLUMNS": "120", **env})
+    os.close(follower)
+    out, deadline = b"", time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([leader], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(leader, 65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                out += chunk
+                if until and then and until.encode() in out:
+                    then()
+                    until = None
+            elif p.poll() is not None:
+                break
+        code = p.wait(timeout=max(1.0, deadline - time.monotonic()))
+    finally:
+        if p.poll() is None:
+            p.kill()
+        os.close(leader)
+    return code, re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.decode("utf-8", "replace"))
+
+
+@pytest.mark.timeout(180)
+def test_on_a_terminal_a_progress_bar_shows_percentage_and_eta_and_the_pause_hook_still_works(tmp_path):
+    data = _dataset(tmp_path)
+    resume = tmp_path / "resume"
+    code, text = _on_a_terminal(
+        ["run", "--data", data, "--out", tmp_path / "o", "-v"],
+        {"CONTACT_AUDIT_PAUSE_AT": "report-written", "CONTACT_AUDIT_RESUME_FILE": str(resume)},
+        until="paused at report-written", then=resume.touch)
+    assert code == 0, text
+    assert "paused at report-written" in text
+    assert "%" in text and "ETA" in text and "rule HOURS" in text
+    assert "rule HOURS:" in text  # -v: each step's duration, above the bar
+    assert "violation(s) in 2 contact(s) judged" in text
+    quiet_code, quiet = _on_a_terminal(["run", "--data", data, "--out", tmp_path / "q", "-q"], {})
+    assert quiet_code == 0 and quiet.strip() == ""  # --quiet: no bar either
+
+
+def test_without_a_terminal_there_is_no_bar_only_the_verbose_lines(tmp_path):
+    p = _audit("run", "--data", _dataset(tmp_path), "--out", tmp_path / "o", "-v")
+    assert p.returncode == 0
+    assert "\x1b[" not in p.stderr and "ETA" not in p.stderr and "%" not in p.stderr
+    assert "rule HOURS:" in p.stderr

@@ -63,3 +63,22 @@ def _waivers(tally: dict) -> dict | None:
 def write_summary(result: AuditResult, out: Path) -> None:
     (out / "summary.json").write_text(json.dumps(summary(result), indent=2, ensure_ascii=False) + "\n",
                                       encoding="utf-8")
+
+
+def run_summary(result: AuditResult, *, out: str | None, junit: str | None, exit_status: int,
+                reasons: list[str], warnings: list[str]) -> dict:
+    """`audit run --format json`: summary.json's counts plus what a script needs next (SPEC §6).
+
+    The files written, and the exit status with its reasons, so a job can
+    act on one object instead of parsing text.
+    """
+    s = summary(result)
+    written: list[str] = []
+    if out is not None:
+        manifest = Path(out) / "manifest.json"
+        if manifest.is_file():
+            written = sorted(json.loads(manifest.read_text(encoding="utf-8"))["files"]) + ["manifest.json"]
+    s["outputs"] = {"out": pii.mask_str(out), "files": pii.mask_strings(written),
+                    "junit": pii.mask_str(junit)}
+    s["exit"] = {"status": exit_status, "reasons": pii.mask_strings(reasons), "warnings": pii.mask_strings(warnings)}
+    return s
