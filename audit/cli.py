@@ -149,6 +149,11 @@ def load(data_dir: str, db: str | None, zone: str | None, encoding: str, lock_ti
 
     Rows are loaded, updated (snapshot tables), skipped as identical
     duplicates, or rejected with every reason; one load is one transaction.
+
+    \b
+    Example:
+      audit load exports/2026-11-29 --db store.duckdb
+      AUDIT_DB=store.duckdb audit load exports/2026-11-29 --verbose
     """
     from .schemas import TABLES
 
