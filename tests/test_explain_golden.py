@@ -13,6 +13,7 @@ and review the diff; without UPDATE_GOLDEN a difference fails the test.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -141,6 +142,7 @@ def test_explain_text_of_one_contact_per_rule_matches_its_golden_file(stores, ru
     assert verdict[rule_id] is True, f"{event} must break {rule_id}: {verdict}"
     text = render_text(e)
     assert PHONE not in text and THIRD_PARTY not in text and "\x1b[" not in text  # masked, no colour codes
+    assert PHONE not in json.dumps(e, ensure_ascii=False) and THIRD_PARTY not in json.dumps(e)  # JSON too
     golden = GOLDEN / f"{rule_id}.txt"
     if UPDATE:
         golden.parent.mkdir(parents=True, exist_ok=True)
