@@ -35,7 +35,7 @@ def describe(rule_id: str, f: dict) -> list[str]:
                f"{tier['min_days_past_due']}" if tier else f"min_days_past_due {f['min_days_past_due']}; "
                f"overdue {f['overdue_amount']} reaches no amount tier")
         o = f["oldest_overdue"]
-        oldest = f"instalment {o['seq']} due {o['due_date']} ({o['amount_due']})" if o else "none"
+        oldest = f"instalment {o['seq']} due {o['due_date']}, amount {o['amount_due']}" if o else "none"
         return [f"DPD {f['dpd']}, required {f['required_dpd']} ({why})", f"oldest overdue: {oldest}"]
     if rule_id == "TP-ESCALATION":
         lines = [f"borrower reminders after the episode start {f['episode_start']}, before the contact:"]

@@ -142,3 +142,42 @@ def test_a_rule_that_could_not_be_judged_is_null_not_false(tmp_path):
     audit.audit(data=data, db=db)
     verdict = {e: {r["rule_id"]: r["violated"] for r in audit.api.explain(db, e)["rules"]} for e in ("ec", "tp")}
     assert verdict["ec"]["TP-UNREGISTERED"] is None and verdict["tp"]["TP-UNREGISTERED"] is True
+
+
+def test_explain_and_the_run_json_summary_mask_identifiers_used_as_keys(tmp_path):
+    """Ids that are themselves identifiers (an event id that is a card, a loan id that is a mobile, a borrower
+    id that is an ID number) come out masked in explain's text and JSON and in run's JSON summary."""
+    from helpers import contact, write_dataset
+    from test_masking_outputs import long_digit_runs
+
+    card, mobile, id_number, recipient = "6222021234567894", "13812345678", "11010519491231002X", "320106198506151231"
+    data = write_dataset(
+        tmp_path / "d",
+        loans=[{"loan_id": mobile, "borrower_id": id_number, "principal": "10000.00"}],
+        installments=[{"loan_id": mobile, "seq": 1, "due_date": "2026-11-01", "amount_due": "1000.00",
+                       "paid_at": None}],
+        borrowers=[{"borrower_id": id_number, "phone": mobile, "timezone": "Asia/Shanghai"}],
+        emergency_contacts=[{"borrower_id": id_number, "contact_id": "EC1"}],
+        contacts=[contact("E1", "2026-11-05T10:00:00+08:00", loan_id=mobile, channel="sms", outcome="delivered"),
+                  contact(card, "2026-11-05T23:00:00+08:00", loan_id=mobile, channel="sms", outcome="delivered",
+                          recipient_type="emergency_contact", recipient_id=recipient,
+                          content=f"请转告借款人, 卡号{card}, 回电 {mobile}")])
+    db = tmp_path / "s.duckdb"
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "audit.cli", *map(str, args)], capture_output=True, text=True,
+                              timeout=120)
+
+    run = cli("run", "--data", data, "--db", db, "--out", tmp_path / "o", "--format", "json")
+    assert run.returncode == 0, run.stderr
+    outputs = {"run json": run.stdout}
+    for fmt in ("text", "json"):
+        p = cli("explain", card, "--db", db, "--format", fmt)
+        assert p.returncode == 0, p.stderr
+        outputs[f"explain {fmt}"] = p.stdout
+    e = json.loads(outputs["explain json"])
+    assert {r["rule_id"] for r in e["rules"] if r["violated"]} >= {"HOURS", "TP-UNREGISTERED", "PII-UNMASKED"}
+    for name, text in outputs.items():
+        for raw in (card, mobile, id_number, recipient):
+            assert raw not in text, (name, raw)
+        assert long_digit_runs(text) == [], name
