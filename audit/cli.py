@@ -310,6 +310,7 @@ def report(db, since, until, out, lock_timeout, waivers, as_of) -> None:
     Example:
       audit report --db store.duckdb --since 2026-11-01 --until 2026-11-30 --out reports/2026-11
     """
+    progress.expect(4)  # the report's four writing steps (reports/__init__.py)
     result = api.report(db, out=out, since=since, until=until, waivers=waivers, as_of=as_of,
                         lock_timeout=lock_timeout)
     progress.finish()
