@@ -74,7 +74,7 @@ def day_chart(title: str, buckets: list[tuple[str, int]]) -> dict:
     for i, (label, _) in enumerate(buckets):
         if i == last or (i % every == 0 and (last + 0.5 - i) * step >= 1.5 * LABEL_PX):
             anchor = "end" if i == last and i else "start" if i == 0 else "middle"
-            x = DAYS_LEFT + (i + 1) * step if anchor == "end" else DAYS_LEFT + i * step if anchor == "start" \
+            x = DAYS_LEFT + plot_w if anchor == "end" else DAYS_LEFT + i * step if anchor == "start" \
                 else DAYS_LEFT + (i + 0.5) * step
             x_labels.append({"x": x, "anchor": anchor, "label": label})
     return {"title": title, "empty": False, "width": DAYS_WIDTH, "height": DAYS_HEIGHT, "left": DAYS_LEFT,
