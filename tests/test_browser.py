@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import select
 import shutil
 import subprocess
 import tempfile
@@ -255,7 +256,9 @@ class Browser:
                     return reply["result"]
                 if "method" in reply:
                     self.events.append(reply)
-            assert time.monotonic() < deadline, f"Chromium did not answer {method} in {CHROMIUM_TIMEOUT_S} s"
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([self._in], [], [], max(left, 0))
+            assert ready, f"Chromium did not answer {method} in {CHROMIUM_TIMEOUT_S} s"
             chunk = os.read(self._in, 1 << 20)
             assert chunk, "Chromium closed the DevTools pipe"
             self._buf += chunk
