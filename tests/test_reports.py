@@ -449,3 +449,28 @@ def test_day_chart_ticks_are_round_and_cover_the_top():
         assert xs[-1]["label"] == buckets[-1][0]  # the last day is always labelled ...
         assert xs[-1]["x"] <= c["right"] and (n == 1 or xs[-1]["anchor"] == "end")  # ... and ends inside the plot
         assert xs[0]["x"] >= c["left"] and xs[0]["anchor"] == "start"
+
+
+def test_a_run_recorded_without_contacts_per_agent_shows_n_a_not_a_guessed_rate(tmp_path):
+    import duckdb
+
+    data = write_dataset(tmp_path / "d", contacts=[contact("x", "2026-11-02T23:00:00+08:00", agent_id="A1")])
+    db = tmp_path / "s.duckdb"
+    assert _run("run", "--data", data, "--db", db, "--out", tmp_path / "o1").exit_code == 0
+    con = duckdb.connect(str(db))
+    con.execute("UPDATE runs SET agents = NULL")  # as a store written before runs kept contacts per agent
+    con.close()
+    assert _run("run", "--db", db, "--out", tmp_path / "o2").exit_code == 0
+    page = (tmp_path / "o2" / "report.html").read_text(encoding="utf-8")
+    assert _table(page, "agent-trend")[1] == ["A1", "n/a", "1,000.00"]
+    assert "n/a: the run was recorded before the ledger kept contacts per agent" in page
+
+
+def test_a_period_reports_rows_leave_the_policy_to_explain_and_show_no_agent_trend(tmp_path):
+    data = write_dataset(tmp_path / "d", contacts=[contact("x", "2026-11-02T23:00:00+08:00")])
+    db = tmp_path / "s.duckdb"
+    assert _run("run", "--data", data, "--db", db, "--out", tmp_path / "o1").exit_code == 0
+    assert _run("report", "--db", db, "--out", tmp_path / "month").exit_code == 0
+    page = (tmp_path / "month" / "report.html").read_text(encoding="utf-8")
+    assert _config(page)["explain"] == {"db": str(db), "policy": None}  # the ledger's policy: explain's default
+    assert 'id="agent-trend"' not in page
