@@ -474,3 +474,15 @@ def test_a_period_reports_rows_leave_the_policy_to_explain_and_show_no_agent_tre
     page = (tmp_path / "month" / "report.html").read_text(encoding="utf-8")
     assert _config(page)["explain"] == {"db": str(db), "policy": None}  # the ledger's policy: explain's default
     assert 'id="agent-trend"' not in page
+
+
+def test_the_csp_names_exactly_the_hashes_of_the_pages_inline_scripts(report):
+    import base64
+
+    page = (report / "report.html").read_text(encoding="utf-8")
+    csp = html.unescape(re.search(r'http-equiv="Content-Security-Policy" content="([^"]*)"', page).group(1))
+    pinned = re.search(r"script-src ([^;]*);", csp).group(1).split()
+    scripts = re.findall(r"<script>(.*?)</script>", page, flags=re.S)
+    assert len(scripts) == 3 and "copy" in scripts[1]  # the error reporter, the table (with Copy), sorting
+    assert pinned == ["'sha256-" + base64.b64encode(hashlib.sha256(s.encode()).digest()).decode() + "'"
+                      for s in scripts]
