@@ -168,7 +168,7 @@ def _embedded(page: str, block_id: str) -> str:
 def test_report_html_escapes_data_and_loads_nothing_from_outside(report):
     page = (report / "report.html").read_text(encoding="utf-8")
     assert XSS not in page
-    assert "<title>=HYPERLINK(&quot;http://evil&quot;): 1</title>" in page  # the agents chart
+    assert "<title>=HYPERLINK(&#34;http://evil&#34;): 1</title>" in page  # the agents chart (Jinja2's escape)
     assert not re.search(r"<(link|iframe|img|object|embed)\b", page)
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", page)
     assert "url(" not in page and "@import" not in page
@@ -296,3 +296,193 @@ def test_policy_diff_reports_a_changed_severity_as_old_to_new(tmp_path):
     r = _run("policy", "diff", old, new, "--data", data, "--format", "json")
     hours = next(x for x in json.loads(r.output)["rules"] if x["rule_id"] == "HOURS")
     assert (hours["severity_old"], hours["severity_new"]) == ("medium", "critical")
+
+
+# ------------------------------------------------------------------ report.html: order, explain, matrix, trend
+
+def _table(page: str, table_id: str) -> list[list[str]]:
+    """The text of each row's cells (th and td) of one table of the page."""
+    from html.parser import HTMLParser
+
+    class P(HTMLParser):
+        def __init__(self):
+            super().__init__(convert_charrefs=True)
+            self.depth, self.rows, self.cell = 0, [], None
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "table" and (self.depth or dict(attrs).get("id") == table_id):
+                self.depth += 1
+            elif self.depth and tag == "tr":
+                self.rows.append([])
+            elif self.depth and tag in ("td", "th"):
+                self.cell = []
+
+        def handle_endtag(self, tag):
+            if self.depth and tag == "table":
+                self.depth -= 1
+            elif self.depth and tag in ("td", "th") and self.cell is not None:
+                self.rows[-1].append("".join(self.cell).strip())
+                self.cell = None
+
+        def handle_data(self, data):
+            if self.cell is not None:
+                self.cell.append(data)
+    p = P()
+    p.feed(page)
+    assert p.rows, f"no table #{table_id}"
+    return p.rows
+
+
+def _config(page: str) -> dict:
+    return json.loads(_embedded(page, "table-config"))
+
+
+def test_report_html_puts_summaries_first_then_violations_agents_record_rejected_methodology(tmp_path):
+    db = tmp_path / "s.duckdb"
+    result = audit.audit(data=_dataset(tmp_path / "d"), db=db)
+    page = html_report.render(result, db)
+    order = ["totals", "violations-section", "agents-section", "record-section", "rejected-section", "methodology"]
+    at = [page.index(f'<section id="{s}"') for s in order]
+    assert at == sorted(at)
+    assert page.index('id="rule-totals"') < page.index('id="violations"')
+
+
+def test_each_row_carries_the_explain_command_parts_quoted_for_a_shell(tmp_path):
+    db = tmp_path / "my store.duckdb"
+    result = audit.audit(data=_dataset(tmp_path / "d"), db=db)
+    page = html_report.render(result, db)
+    explain = _config(page)["explain"]
+    assert explain == {"db": f"'{db}'", "policy": "builtin:default"}
+    assert "The store path is as the run was given it" in page
+    # without a store, a placeholder and a sentence saying to load into one first
+    page = html_report.render(audit.audit(data=_dataset(tmp_path / "d2")))
+    assert _config(page)["explain"]["db"] == "STORE.duckdb"
+    assert "This run kept no store (no --db)" in page and "audit load DATA_DIR --db STORE.duckdb" in page
+
+
+def test_an_event_id_that_masking_changed_is_flagged_so_the_row_does_not_offer_it_to_paste(tmp_path):
+    phone_like = "13912345678"
+    data = write_dataset(tmp_path / "d", contacts=[contact(phone_like, "2026-11-05T23:00:00+08:00"),
+                                                   contact("E1", "2026-11-06T23:00:00+08:00")])
+    page = html_report.render(audit.audit(data=data))
+    assert phone_like not in page
+    payload = json.loads(_embedded(page, "violations-data"))
+    cols = payload["columns"]
+    flags = {r[cols.index("event_id")]: r[cols.index("event_masked")] for r in payload["rows"]}
+    assert flags == {"139****5678": True, "E1": False}
+    assert 'r[idx.event_masked]?"EVENT_ID"' in page  # the script writes a placeholder for a masked id
+
+
+def test_the_cap_note_says_how_many_rows_are_left_out_and_where_they_are(tmp_path, monkeypatch):
+    result = audit.audit(data=_dataset(tmp_path / "d"))
+    monkeypatch.setattr(html_report, "MAX_TABLE_ROWS", 2)
+    page = html_report.render(result)
+    n = result.violations.height
+    assert (f'data-left-out="{n - 2}"><b>This page holds 2 of the {n} violations ({n - 2} left out)' in page)
+    assert "violations.csv and violations.parquet beside this page hold them all" in page
+
+
+def test_the_summary_table_shows_each_rules_reference(tmp_path):
+    pol = audit.load_policy("builtin:us-reg-f")
+    result = audit.audit(data=_dataset(tmp_path / "d"), policy=pol)
+    rows = {r[0]: r for r in _table(html_report.render(result), "rule-totals")[1:]}
+    assert rows["HOURS"][4] == pol.reference_of("HOURS") and rows["HOURS"][4].startswith("12 CFR 1006.6")
+
+
+def test_the_agent_by_rule_matrix_adds_up_to_the_violations_and_caps_its_rows(tmp_path, monkeypatch):
+    contacts = [contact(f"x{i}", f"2026-11-0{2 + i % 5}T23:00:00+08:00", agent_id=f"A{i % 4}") for i in range(12)]
+    contacts += [contact("ec", "2026-11-03T10:00:00+08:00", agent_id=None, **EC)]
+    result = audit.audit(data=write_dataset(tmp_path / "d", contacts=contacts, emergency_contacts=[
+        {"borrower_id": "B1", "contact_id": "K1"}]))
+    rows = _table(html_report.render(result), "agent-rule-matrix")
+    head, body = rows[0], rows[1:]
+    v = result.violations
+    expected = {(a or "(no agent)", r): n for a, r, n in v.group_by("agent_id", "rule_id").len().iter_rows()}
+    for row in body:
+        for rule, cell in zip(head[1:-1], row[1:-1]):
+            assert int(cell) == expected.get((row[0], rule), 0), (row[0], rule)
+        assert int(row[-1]) == sum(n for (a, _), n in expected.items() if a == row[0])
+    assert {r[0] for r in body} == {a for a, _ in expected} and sum(int(r[-1]) for r in body) == v.height
+    monkeypatch.setattr("audit.reports.agents.MATRIX_AGENTS", 2)
+    page = html_report.render(result)
+    assert len(_table(page, "agent-rule-matrix")) == 1 + 2
+    assert f"the 2 agents with the most violations; {len({a for a, _ in expected}) - 2} more agent(s)" in page
+
+
+def test_a_run_on_a_store_shows_each_agents_rate_in_the_earlier_runs_as_their_agents_csv_had_it(tmp_path):
+    rows = []
+    for d, agents in ((2, ("A1", "A1", "A2")), (3, ("A1", "A2", "A2", "A3"))):
+        rows += [contact(f"d{d}-{i}", f"2026-11-0{d}T{22 + i % 2}:{10 + i}:00+08:00", agent_id=a)
+                 for i, a in enumerate(agents)]
+    data = write_dataset(tmp_path / "d", contacts=rows)
+    db = tmp_path / "s.duckdb"
+    assert _run("load", data, "--db", db).exit_code == 0
+    for d in (2, 3):
+        r = _run("run", "--db", db, "--since", f"2026-11-0{d}", "--until", f"2026-11-0{d}", "--out", tmp_path / f"o{d}")
+        assert r.exit_code == 0, r.output
+    assert 'id="agent-trend"' not in (tmp_path / "o2" / "report.html").read_text(encoding="utf-8")  # no history yet
+    trend = _table((tmp_path / "o3" / "report.html").read_text(encoding="utf-8"), "agent-trend")
+    assert trend[0] == ["Agent", "Run 1", "This run (2)"]
+    shown = {r[0]: r[1:] for r in trend[1:]}
+
+    def rates(out):
+        a = pl.read_csv(out / "agents.csv", schema_overrides={"agent_id": pl.String})
+        return {k: f"{v:,.2f}" for k, v in a.select("agent_id", "violations_per_1000").iter_rows()}
+    before, now = rates(tmp_path / "o2"), rates(tmp_path / "o3")
+    assert set(shown) == set(now) == {"A1", "A2", "A3"}
+    for agent, (earlier, this) in shown.items():
+        assert this == now[agent]
+        assert earlier == before.get(agent, "–")  # A3 judged nothing in run 1
+    assert shown["A3"][0] == "–"
+
+
+def test_day_chart_ticks_are_round_and_cover_the_top():
+    from audit.reports.charts import day_chart, nice_ticks
+
+    assert nice_ticks(10) == [0, 5, 10] and nice_ticks(7) == [0, 2, 4, 6, 8]
+    assert nice_ticks(1234) == [0, 500, 1000, 1500] and nice_ticks(1) == [0, 1] and nice_ticks(0) == [0, 1]
+    for n in range(1, 60):
+        buckets = [(f"2026-{1 + d // 28:02d}-{1 + d % 28:02d}", d % 9) for d in range(n)]
+        c = day_chart("t", buckets)
+        assert len(c["y_ticks"]) >= 2 and c["y_ticks"][-1]["label"].replace(",", "").isdigit()
+        xs = c["x_labels"]
+        assert xs[-1]["label"] == buckets[-1][0]  # the last day is always labelled ...
+        assert xs[-1]["x"] <= c["right"] and (n == 1 or xs[-1]["anchor"] == "end")  # ... and ends inside the plot
+        assert xs[0]["x"] >= c["left"] and xs[0]["anchor"] == "start"
+
+
+def test_a_run_recorded_without_contacts_per_agent_shows_n_a_not_a_guessed_rate(tmp_path):
+    import duckdb
+
+    data = write_dataset(tmp_path / "d", contacts=[contact("x", "2026-11-02T23:00:00+08:00", agent_id="A1")])
+    db = tmp_path / "s.duckdb"
+    assert _run("run", "--data", data, "--db", db, "--out", tmp_path / "o1").exit_code == 0
+    con = duckdb.connect(str(db))
+    con.execute("UPDATE runs SET agents = NULL")  # as a store written before runs kept contacts per agent
+    con.close()
+    assert _run("run", "--db", db, "--out", tmp_path / "o2").exit_code == 0
+    page = (tmp_path / "o2" / "report.html").read_text(encoding="utf-8")
+    assert _table(page, "agent-trend")[1] == ["A1", "n/a", "1,000.00"]
+    assert "n/a: the run was recorded before the ledger kept contacts per agent" in page
+
+
+def test_a_period_reports_rows_leave_the_policy_to_explain_and_show_no_agent_trend(tmp_path):
+    data = write_dataset(tmp_path / "d", contacts=[contact("x", "2026-11-02T23:00:00+08:00")])
+    db = tmp_path / "s.duckdb"
+    assert _run("run", "--data", data, "--db", db, "--out", tmp_path / "o1").exit_code == 0
+    assert _run("report", "--db", db, "--out", tmp_path / "month").exit_code == 0
+    page = (tmp_path / "month" / "report.html").read_text(encoding="utf-8")
+    assert _config(page)["explain"] == {"db": str(db), "policy": None}  # the ledger's policy: explain's default
+    assert 'id="agent-trend"' not in page
+
+
+def test_the_csp_names_exactly_the_hashes_of_the_pages_inline_scripts(report):
+    import base64
+
+    page = (report / "report.html").read_text(encoding="utf-8")
+    csp = html.unescape(re.search(r'http-equiv="Content-Security-Policy" content="([^"]*)"', page).group(1))
+    pinned = re.search(r"script-src ([^;]*);", csp).group(1).split()
+    scripts = re.findall(r"<script>(.*?)</script>", page, flags=re.S)
+    assert len(scripts) == 3 and "copy" in scripts[1]  # the error reporter, the table (with Copy), sorting
+    assert pinned == ["'sha256-" + base64.b64encode(hashlib.sha256(s.encode()).digest()).decode() + "'"
+                      for s in scripts]

@@ -30,7 +30,7 @@ def write_reports(result: AuditResult, out_dir: str | Path, *, data: str | Path 
         write_rejected(result, tmp)
         write_summary(result, tmp)
         progress.step("write report.html")
-        write_html(result, tmp)
+        write_html(result, tmp, db=db)
         write_agents(result, tmp)
         progress.step("write manifest.json")
         progress.checkpoint("report-written")
