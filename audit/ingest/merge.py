@@ -23,6 +23,7 @@ from .check import _key_text, validate
 from .map import SRC, Input, chunks, plan, settle
 from .parse import IDX, NO_REASONS, _quoted
 from .read import FILE, ROW, UNPARSED, _as_text, discover
+from .sql_stage import plan_file, stage_file
 
 
 @dataclass
@@ -171,7 +172,6 @@ def stage_table(con: duckdb.DuckDBPyConnection, table: Table, files: list[Path |
     from ..reports.manifest import row_hash_sql  # local: reports import the engine, which imports us
 
     staged = Staged(table, f"{STAGE}_{table.name}")
-    cols = table.names
     _stage(con, table, staged.stage)
     batch: list[pl.DataFrame] = []
     # Each row's input-fingerprint hash is computed as it is staged, in the same pass.
@@ -188,6 +188,16 @@ def stage_table(con: duckdb.DuckDBPyConnection, table: Table, files: list[Path |
             inp = inp if isinstance(inp, Input) else Input(inp, encoding, zone)
             path = inp.path
             staged.inputs[str(path.relative_to(root))] = inp
+            plan = plan_file(con, table, path, mapped=inp.source is not None)
+            if plan is not None:  # one pass in DuckDB; only the rows it does not pass come back to Polars
+                suspects = stage_file(con, table, staged.stage, plan, staged.read, row_hash_sql(table.name))
+                staged.extra.update(dict.fromkeys(plan.extra))
+                if plan.rows:
+                    staged.chunks.append((str(path.relative_to(root)), staged.read, plan.rows, 1))
+                if suspects:
+                    _recheck(con, staged, inp, root, suspects, batch, flush)
+                staged.read += plan.rows
+                continue
             for chunk, unmapped in chunks(table, inp, root):
                 staged.extra.update(dict.fromkeys(c for c in chunk.columns if c.startswith("extra:") or c == UNPARSED))
                 if inp.source is not None:
@@ -204,18 +214,47 @@ def stage_table(con: duckdb.DuckDBPyConnection, table: Table, files: list[Path |
                 if df.height:
                     staged.chunks.append((str(path.relative_to(root)), staged.read, df.height, df[ROW][0]))
                 staged.read += df.height
-                bad = found.get_column(IDX).unique().implode()
-                batch.append(df.select(*cols, IDX, (~pl.col(IDX).is_in(bad)).alias("_valid")))
-                if sum(b.height for b in batch) >= STAGE_ROWS:
-                    flush()
-                if found.height:
-                    staged.reasons.append(found.with_columns(pl.lit(0).alias("_rank")))
-                    staged.raw.append(_raw_values(table, df.filter(pl.col(IDX).is_in(bad))))
+                _keep(staged, df, found, batch, flush)
         if batch:
             flush()
     finally:
         con.execute("RESET preserve_insertion_order")
     return staged
+
+
+def _keep(staged: Staged, df: pl.DataFrame, found: pl.DataFrame, batch: list[pl.DataFrame], flush) -> None:
+    """Queue a judged chunk for staging; keep its reasons and, for rows with one, the text as written."""
+    table = staged.table
+    bad = found.get_column(IDX).unique().implode()
+    batch.append(df.select(*table.names, IDX, (~pl.col(IDX).is_in(bad)).alias("_valid")))
+    if sum(b.height for b in batch) >= STAGE_ROWS:
+        flush()
+    if found.height:
+        staged.reasons.append(found.with_columns(pl.lit(0).alias("_rank")))
+        staged.raw.append(_raw_values(table, df.filter(pl.col(IDX).is_in(bad))))
+
+
+def _recheck(con: duckdb.DuckDBPyConnection, staged: Staged, inp: Input, root: Path, rows: list[int],
+             batch: list[pl.DataFrame], flush) -> None:
+    """Judge again, as the old path does, the rows of a file the SQL checks did not pass.
+
+    Their staged copies are dropped; the file is read again (by chunks) and
+    only those rows are parsed and checked, each under its own row index, so
+    their reasons and text as written are exactly what a full parse gives.
+    """
+    first = staged.read
+    con.execute(f"DELETE FROM {staged.stage} WHERE NOT _valid AND {IDX} >= ? AND {IDX} < ?",
+                [first, first + rows[-1]])
+    wanted = pl.Series(ROW, rows, dtype=pl.Int64).implode()
+    for chunk, _ in chunks(staged.table, inp, root):
+        sub = chunk.filter(pl.col(ROW).is_in(wanted))
+        if sub.is_empty():
+            continue
+        df, found = validate(staged.table, sub, inp.zone, offset=0)
+        place = df.select(IDX, (pl.col(ROW) + (first - 1)).alias("_at"))
+        df = df.with_columns(place["_at"].alias(IDX))
+        found = found.join(place, on=IDX).select(pl.col("_at").alias(IDX), "reason")
+        _keep(staged, df, found, batch, flush)
 
 
 def merge_table(con: duckdb.DuckDBPyConnection, staged: Staged, root: Path, *, encoding: str = "utf-8",

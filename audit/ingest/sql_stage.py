@@ -1,0 +1,81 @@
+"""The one-pass load of a Parquet file: DuckDB reads, types, checks and stages each row in one statement.
+
+The file is read by DuckDB's own reader (its types as given), each column
+typed and checked by the SQL of sql_checks.py, and the rows inserted into
+the table's staging table with their row index, validity and fingerprint
+hash: no row crosses into Python. Rows the SQL does not pass (usually none)
+are returned by row number, to be judged again by parse.py and pandera,
+which word the reasons and keep the text as written.
+
+Files this path does not take, read as before (read.py → parse.py →
+check.py): CSV and JSONL (their readers' handling of blank lines, quotes,
+encodings, repeated JSON keys and lines that are not objects is what
+rejected.csv's row numbers and values rest on), compressed files, files
+read through a mapping (SPEC §8), and files whose header the loader would
+refuse (repeated or missing columns: the old path words the error).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from ..schemas import Table
+from ..timezones import known_zones
+from .read import KNOWN_COLUMNS, file_form
+from .sql_checks import quote, render_table
+
+ROW_NUMBER = "file_row_number"  # DuckDB's 0-based row number in the file
+
+
+@dataclass
+class SqlFile:
+    """A Parquet file the one-pass load can take, and how its columns map to the table's."""
+    path: Path
+    rows: int
+    raw: dict[str, tuple[str, str]]                           # §1 column -> (quoted column, DuckDB type)
+    extra: list[str] = field(default_factory=list)            # other columns, as `extra:<name>`
+
+
+def plan_file(con: duckdb.DuckDBPyConnection, table: Table, path: Path, mapped: bool) -> SqlFile | None:
+    """The file's plan for the one-pass load, or None where the old path must read it (see the module doc)."""
+    if mapped or file_form(path) != ("parquet", None):
+        return None
+    try:
+        described = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()
+        rows = con.execute("SELECT sum(num_rows) FROM parquet_file_metadata(?)", [str(path)]).fetchone()[0]
+    except duckdb.Error:
+        return None  # not Parquet, or broken: the old path says so in its words
+    names = [(name, name.lower().strip(), typ) for name, typ, *_ in described]
+    lower = [n for _, n, _ in names]
+    if len(set(lower)) != len(lower) or ROW_NUMBER in lower:
+        return None
+    if any(c.required and c.name not in lower for c in table.columns):
+        return None
+    raw = {n: (quote(name), typ) for name, n, typ in names if n in table.names}
+    extra = [f"extra:{n}" for _, n, _ in names if n not in KNOWN_COLUMNS]
+    return SqlFile(path, int(rows or 0), raw, extra)
+
+
+def stage_file(con: duckdb.DuckDBPyConnection, table: Table, stage: str, plan: SqlFile, offset: int,
+               digest_sql: str) -> list[int]:
+    """Insert the file's rows into `stage` (row index = offset + row number - 1); the row numbers not passed.
+
+    Rows not passed are staged too (so the count is exact) but as not valid;
+    the caller replaces them with the rows parse.py and pandera judge.
+    """
+    zones = sorted(known_zones()) if any(c.kind == "zone" for c in table.columns) else []
+    typed, ok, params = render_table(table, plan.raw, zones)
+    select = ", ".join(f"{expr} AS {quote(name)}" for name, expr in typed.items())
+    params.values["path"] = str(plan.path)
+    params.values["offset"] = offset
+    con.execute(f"""
+        INSERT INTO {stage}
+        SELECT {', '.join(quote(n) for n in table.names)}, _idx, _valid, {digest_sql}
+        FROM (SELECT {select}, $offset + {ROW_NUMBER} AS _idx, {ok} AS _valid
+              FROM read_parquet($path, file_row_number = true))""", params.values)
+    suspects = con.execute(f"SELECT _idx - $offset + 1 FROM {stage} WHERE NOT _valid AND _idx >= $offset "
+                           f"AND _idx < $end ORDER BY 1", {"offset": offset, "end": offset + plan.rows}).fetchall()
+    return [r[0] for r in suspects]
