@@ -160,11 +160,13 @@ class Staged:
 
 
 def stage_table(con: duckdb.DuckDBPyConnection, table: Table, files: list[Path | Input], root: Path, *,
-                encoding: str, zone: str | None) -> Staged:
+                encoding: str, zone: str | None, one_pass: bool = True) -> Staged:
     """Read and check a table's files chunk by chunk into a temporary table.
 
     `files` are paths read as §1 says, or Inputs (map.py) that may come
-    through a mapping, each with its own encoding and zone.
+    through a mapping, each with its own encoding and zone. Parquet files
+    are read in one DuckDB pass (sql_stage.py) unless `one_pass` is false,
+    which keeps the Polars path for every file (tests compare the two).
 
     This runs before the load's transaction: rows appended inside one are
     held uncompressed, outside the memory limit, until the commit.
@@ -188,9 +190,10 @@ def stage_table(con: duckdb.DuckDBPyConnection, table: Table, files: list[Path |
             inp = inp if isinstance(inp, Input) else Input(inp, encoding, zone)
             path = inp.path
             staged.inputs[str(path.relative_to(root))] = inp
-            plan = plan_file(con, table, path, mapped=inp.source is not None)
-            if plan is not None:  # one pass in DuckDB; only the rows it does not pass come back to Polars
-                suspects = stage_file(con, table, staged.stage, plan, staged.read, row_hash_sql(table.name))
+            plan = plan_file(con, table, path, mapped=inp.source is not None) if one_pass else None
+            suspects = None if plan is None else stage_file(con, table, staged.stage, plan, staged.read,
+                                                            row_hash_sql(table.name))
+            if suspects is not None:  # one pass in DuckDB; only the rows it does not pass come back to Polars
                 staged.extra.update(dict.fromkeys(plan.extra))
                 if plan.rows:
                     staged.chunks.append((str(path.relative_to(root)), staged.read, plan.rows, 1))
@@ -388,8 +391,12 @@ def _digest(con: duckdb.DuckDBPyConnection, table: Table, sign: int, **rows: str
 # ---------------------------------------------------------------- the load
 
 def load_dataset(con: duckdb.DuckDBPyConnection, data_dir: str | Path, *, timezone_name: str | None = None,
-                 encoding: str = "utf-8", mapping: Mapping | None = None) -> LoadResult:
-    """Load a dataset directory into the store in one transaction (through `mapping`, SPEC §8, if given)."""
+                 encoding: str = "utf-8", mapping: Mapping | None = None, one_pass: bool = True) -> LoadResult:
+    """Load a dataset directory into the store in one transaction (through `mapping`, SPEC §8, if given).
+
+    `one_pass=False` reads every file through Polars, as before the one-pass
+    load (sql_stage.py); kept so that tests can compare the two.
+    """
     root = Path(data_dir)
     if timezone_name is not None and not is_zone(timezone_name):
         raise UsageError(f"--timezone {timezone_name!r} is not an IANA time zone name (e.g. Asia/Shanghai)")
@@ -410,7 +417,7 @@ def load_dataset(con: duckdb.DuckDBPyConnection, data_dir: str | Path, *, timezo
             if name in files:
                 progress.step(f"validate and store {name}")
                 staged[name] = stage_table(con, TABLES[name], files[name], root, encoding=encoding,
-                                           zone=timezone_name)
+                                           zone=timezone_name, one_pass=one_pass)
         progress.step("merge into the store")
         progress.checkpoint("load-staged")
         _merge_all(con, staged, root, encoding, result, rejected, started)

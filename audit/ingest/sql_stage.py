@@ -60,22 +60,34 @@ def plan_file(con: duckdb.DuckDBPyConnection, table: Table, path: Path, mapped: 
 
 
 def stage_file(con: duckdb.DuckDBPyConnection, table: Table, stage: str, plan: SqlFile, offset: int,
-               digest_sql: str) -> list[int]:
+               digest_sql: str) -> list[int] | None:
     """Insert the file's rows into `stage` (row index = offset + row number - 1); the row numbers not passed.
 
     Rows not passed are staged too (so the count is exact) but as not valid;
-    the caller replaces them with the rows parse.py and pandera judge.
+    the caller replaces them with the rows parse.py and pandera judge. None:
+    DuckDB could not read the file through (text that is not UTF-8, a broken
+    page); nothing was staged, and the old path reads it and words the error.
     """
     zones = sorted(known_zones()) if any(c.kind == "zone" for c in table.columns) else []
     typed, ok, params = render_table(table, plan.raw, zones)
-    select = ", ".join(f"{expr} AS {quote(name)}" for name, expr in typed.items())
     params.values["path"] = str(plan.path)
     params.values["offset"] = offset
+    try:
+        _insert(con, table, stage, typed, ok, params.values, digest_sql)
+    except duckdb.InterruptException:
+        raise
+    except duckdb.Error:
+        return None  # one statement: nothing of it was staged
+    suspects = con.execute(f"SELECT _idx - $offset + 1 FROM {stage} WHERE NOT _valid AND _idx >= $offset "
+                           f"AND _idx < $end ORDER BY 1", {"offset": offset, "end": offset + plan.rows}).fetchall()
+    return [r[0] for r in suspects]
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: Table, stage: str, typed: dict[str, str], ok: str,
+            params: dict[str, object], digest_sql: str) -> None:
+    select = ", ".join(f"{expr} AS {quote(name)}" for name, expr in typed.items())
     con.execute(f"""
         INSERT INTO {stage}
         SELECT {', '.join(quote(n) for n in table.names)}, _idx, _valid, {digest_sql}
         FROM (SELECT {select}, $offset + {ROW_NUMBER} AS _idx, {ok} AS _valid
-              FROM read_parquet($path, file_row_number = true))""", params.values)
-    suspects = con.execute(f"SELECT _idx - $offset + 1 FROM {stage} WHERE NOT _valid AND _idx >= $offset "
-                           f"AND _idx < $end ORDER BY 1", {"offset": offset, "end": offset + plan.rows}).fetchall()
-    return [r[0] for r in suspects]
+              FROM read_parquet($path, file_row_number = true))""", params)
