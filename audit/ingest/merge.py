@@ -23,7 +23,7 @@ from .check import _key_text, validate
 from .map import SRC, Input, chunks, plan, settle
 from .parse import IDX, NO_REASONS, _quoted
 from .read import FILE, ROW, UNPARSED, _as_text, discover
-from .sql_stage import plan_file, stage_file
+from .sql_stage import not_passed, plan_file, stage_file
 
 
 @dataclass
@@ -176,6 +176,7 @@ def stage_table(con: duckdb.DuckDBPyConnection, table: Table, files: list[Path |
     staged = Staged(table, f"{STAGE}_{table.name}")
     _stage(con, table, staged.stage)
     batch: list[pl.DataFrame] = []
+    in_sql: list[tuple[Input, int, int]] = []  # files staged in one pass: (input, first row index, rows)
     # Each row's input-fingerprint hash is computed as it is staged, in the same pass.
     digest = f"SELECT *, {row_hash_sql(table.name)} FROM _chunk"
 
@@ -191,14 +192,12 @@ def stage_table(con: duckdb.DuckDBPyConnection, table: Table, files: list[Path |
             path = inp.path
             staged.inputs[str(path.relative_to(root))] = inp
             plan = plan_file(con, table, path, mapped=inp.source is not None) if one_pass else None
-            suspects = None if plan is None else stage_file(con, table, staged.stage, plan, staged.read,
-                                                            row_hash_sql(table.name))
-            if suspects is not None:  # one pass in DuckDB; only the rows it does not pass come back to Polars
+            if plan is not None and stage_file(con, table, staged.stage, plan, staged.read, row_hash_sql(table.name)):
+                # One pass in DuckDB; the rows it does not pass are judged again below.
                 staged.extra.update(dict.fromkeys(plan.extra))
                 if plan.rows:
                     staged.chunks.append((str(path.relative_to(root)), staged.read, plan.rows, 1))
-                if suspects:
-                    _recheck(con, staged, inp, root, suspects, batch, flush)
+                in_sql.append((inp, staged.read, plan.rows))
                 staged.read += plan.rows
                 continue
             for chunk, unmapped in chunks(table, inp, root):
@@ -218,6 +217,10 @@ def stage_table(con: duckdb.DuckDBPyConnection, table: Table, files: list[Path |
                     staged.chunks.append((str(path.relative_to(root)), staged.read, df.height, df[ROW][0]))
                 staged.read += df.height
                 _keep(staged, df, found, batch, flush)
+        if in_sql:
+            for (inp, first, _), rows in zip(in_sql, not_passed(con, staged.stage, [f[1:] for f in in_sql])):
+                if rows:
+                    _recheck(con, staged, inp, root, rows, first, batch, flush)
         if batch:
             flush()
     finally:
@@ -238,14 +241,13 @@ def _keep(staged: Staged, df: pl.DataFrame, found: pl.DataFrame, batch: list[pl.
 
 
 def _recheck(con: duckdb.DuckDBPyConnection, staged: Staged, inp: Input, root: Path, rows: list[int],
-             batch: list[pl.DataFrame], flush) -> None:
+             first: int, batch: list[pl.DataFrame], flush) -> None:
     """Judge again, as the old path does, the rows of a file the SQL checks did not pass.
 
     Their staged copies are dropped; the file is read again (by chunks) and
     only those rows are parsed and checked, each under its own row index, so
     their reasons and text as written are exactly what a full parse gives.
     """
-    first = staged.read
     con.execute(f"DELETE FROM {staged.stage} WHERE NOT _valid AND {IDX} >= ? AND {IDX} < ?",
                 [first, first + rows[-1]])
     wanted = pl.Series(ROW, rows, dtype=pl.Int64).implode()

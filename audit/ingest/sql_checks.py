@@ -39,7 +39,6 @@ DATE_SHAPE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
 # An instant with an offset: hours 00-23, minutes and seconds 00-59, at most microseconds.
 TS_SHAPE = (r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?"
             r"(Z|[+-]([01][0-9]|2[0-3]):?[0-5][0-9])")
-TS_FORMATS = ["%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z"]
 AMOUNT_LIMIT = 10**15  # DECIMAL_SHAPE allows at most 15 digits before the point
 
 
@@ -65,8 +64,14 @@ def quote(name: str) -> str:
 
 
 def _trimmed(raw: str, p: Params) -> str:
-    """parse.py's stripped text with blanks as null (Unicode White_Space at both ends)."""
-    return f"nullif(trim({raw}, {p.add('ws', WHITESPACE)}), '')"
+    """parse.py's stripped text with blanks as null (Unicode White_Space at both ends).
+
+    trim() with a set of characters costs ten times a copy; a test of both
+    ends first leaves the usual, unpadded value as it is.
+    """
+    edge = p.add("edge", f"^{_WS_CLASS}|{_WS_CLASS}$")
+    return (f"CASE WHEN regexp_matches({raw}, {edge}) OR {raw} = '' "
+            f"THEN nullif(trim({raw}, {p.add('ws', WHITESPACE)}), '') ELSE {raw} END")
 
 
 def _value(col: Col, raw: str, raw_type: str, p: Params, zones: list[str]) -> tuple[str, str | None]:
@@ -75,26 +80,27 @@ def _value(col: Col, raw: str, raw_type: str, p: Params, zones: list[str]) -> tu
     if raw_type == TEXT:
         if col.name == "content":  # message text is kept as written; only a blank one is empty
             return f"CASE WHEN regexp_full_match({raw}, '{_WS_CLASS}*') THEN NULL ELSE {raw} END", "true"
+        if kind == "enum":  # the usual value is canonical already; ASCII only, as DuckDB and Polars
+            enum = p.add("enum", list(col.enum))  # lower-case some other letters differently
+            t = _trimmed(raw, p)
+            return (f"CASE WHEN list_contains({enum}, {raw}) THEN {raw} ELSE lower({t}) END",
+                    f"list_contains({enum}, {raw}) OR (regexp_full_match({t}, '[A-Za-z_]+') "
+                    f"AND list_contains({enum}, lower({t})))")
         t = _trimmed(raw, p)
         if kind == "str":
             return t, "true"
-        if kind == "enum":  # ASCII only: DuckDB and Polars lower-case some other letters differently
-            return (f"lower({t})", f"regexp_full_match({t}, '[A-Za-z_]+') "
-                                   f"AND list_contains({p.add('enum', list(col.enum))}, lower({t}))")
         if kind == "zone":
             return t, f"list_contains({p.add('zones', zones)}, {t})"
         if kind == "int":
-            return (f"TRY_CAST(regexp_replace({t}, '\\.0+$', '') AS BIGINT)",
+            return (f"CASE WHEN regexp_full_match({t}, '[+-]?[0-9]+') THEN TRY_CAST({t} AS BIGINT) "
+                    f"ELSE TRY_CAST(regexp_replace({t}, '\\.0+$', '') AS BIGINT) END",
                     f"regexp_full_match({t}, {p.add('int', INT_SHAPE)})")
         if kind == "decimal":
             return f"TRY_CAST({t} AS DECIMAL(18,2))", f"regexp_full_match({t}, {p.add('dec', DECIMAL_SHAPE)})"
         if kind == "date":
             return (f"TRY_CAST({t} AS DATE)", f"regexp_full_match({t}, {p.add('date', DATE_SHAPE)})")
-        if kind == "timestamp":
-            iso = f"regexp_replace(regexp_replace({t}, '^([0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}) ', '\\1T'), 'Z$', '+00:00')"
-            return (f"try_strptime({iso}, {p.add('tsf', TS_FORMATS)})",
-                    f"regexp_full_match({t}, {p.add('ts', TS_SHAPE)}) "
-                    f"AND TRY_CAST(substr({t}, 1, 10) AS DATE) IS NOT NULL")
+        if kind == "timestamp":  # the shape is parse.py's; the cast is strict on the calendar
+            return f"TRY_CAST({t} AS TIMESTAMPTZ)", f"regexp_full_match({t}, {p.add('ts', TS_SHAPE)})"
         return "NULL", None
     if raw_type in INTEGER_TYPES:
         if kind in ("str", "int"):

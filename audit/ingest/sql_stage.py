@@ -17,6 +17,7 @@ refuse (repeated or missing columns: the old path words the error).
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,13 +61,14 @@ def plan_file(con: duckdb.DuckDBPyConnection, table: Table, path: Path, mapped: 
 
 
 def stage_file(con: duckdb.DuckDBPyConnection, table: Table, stage: str, plan: SqlFile, offset: int,
-               digest_sql: str) -> list[int] | None:
-    """Insert the file's rows into `stage` (row index = offset + row number - 1); the row numbers not passed.
+               digest_sql: str) -> bool:
+    """Insert the file's rows into `stage` (row index = offset + row number - 1); False if nothing could be.
 
-    Rows not passed are staged too (so the count is exact) but as not valid;
-    the caller replaces them with the rows parse.py and pandera judge. None:
-    DuckDB could not read the file through (text that is not UTF-8, a broken
-    page); nothing was staged, and the old path reads it and words the error.
+    Rows not passed are staged too (so the count is exact) but as not valid
+    (`not_passed` finds them); the caller replaces them with the rows parse.py
+    and pandera judge. False: DuckDB could not read the file through (text
+    that is not UTF-8, a broken page); nothing was staged, and the old path
+    reads it and words the error.
     """
     zones = sorted(known_zones()) if any(c.kind == "zone" for c in table.columns) else []
     typed, ok, params = render_table(table, plan.raw, zones)
@@ -77,10 +79,23 @@ def stage_file(con: duckdb.DuckDBPyConnection, table: Table, stage: str, plan: S
     except duckdb.InterruptException:
         raise
     except duckdb.Error:
-        return None  # one statement: nothing of it was staged
-    suspects = con.execute(f"SELECT _idx - $offset + 1 FROM {stage} WHERE NOT _valid AND _idx >= $offset "
-                           f"AND _idx < $end ORDER BY 1", {"offset": offset, "end": offset + plan.rows}).fetchall()
-    return [r[0] for r in suspects]
+        return False  # one statement: nothing of it was staged
+    return True
+
+
+def not_passed(con: duckdb.DuckDBPyConnection, stage: str, files: list[tuple[int, int]]) -> list[list[int]]:
+    """For each (first row index, rows) of a file staged here, the row numbers its SQL checks did not pass.
+
+    One scan of the staging table for all of a table's files; the rows not
+    valid are few (rows the old path staged are not valid where rejected,
+    and are told apart by their index).
+    """
+    bad = sorted(r[0] for r in con.execute(f"SELECT _idx FROM {stage} WHERE NOT _valid").fetchall())
+    out = []
+    for first, rows in files:
+        lo, hi = bisect_left(bad, first), bisect_left(bad, first + rows)
+        out.append([i - first + 1 for i in bad[lo:hi]])
+    return out
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: Table, stage: str, typed: dict[str, str], ok: str,
