@@ -84,8 +84,8 @@ def _value(col: Col, raw: str, raw_type: str, p: Params, zones: list[str]) -> tu
             enum = p.add("enum", list(col.enum))  # lower-case some other letters differently
             t = _trimmed(raw, p)
             return (f"CASE WHEN list_contains({enum}, {raw}) THEN {raw} ELSE lower({t}) END",
-                    f"list_contains({enum}, {raw}) OR (regexp_full_match({t}, '[A-Za-z_]+') "
-                    f"AND list_contains({enum}, lower({t})))")
+                    f"CASE WHEN list_contains({enum}, {raw}) THEN true ELSE regexp_full_match({t}, '[A-Za-z_]+') "
+                    f"AND list_contains({enum}, lower({t})) END")
         t = _trimmed(raw, p)
         if kind == "str":
             return t, "true"
@@ -127,7 +127,8 @@ def render_column(col: Col, raw: str | None, raw_type: str | None, p: Params, zo
     typed = f"CAST({typed} AS {target})"
     if form is None:  # deferred to parse.py: only an empty optional value is certainly fine
         return Rendered(typed, "false" if col.required else f"{raw} IS NULL")
-    valid = [f"{form}", f"{typed} IS NOT NULL"]
+    # An enum's form test is its whole check (and implies a value); the others need the typed value.
+    valid = [form] if col.kind == "enum" else [form, f"{typed} IS NOT NULL"]
     if col.kind == "date":
         valid.append(f"{typed} BETWEEN {p.add('dmin', DATE_MIN)} AND {p.add('dmax', DATE_MAX)}")
     if col.kind == "timestamp":
@@ -141,8 +142,8 @@ def render_column(col: Col, raw: str | None, raw_type: str | None, p: Params, zo
         return Rendered(typed, ok)
     if col.kind == "str" or col.name == "content":  # any text is fine, and blank is empty
         return Rendered(typed, "true")
-    empty = f"{_trimmed(raw, p)} IS NULL" if raw_type == TEXT else f"{raw} IS NULL"
-    return Rendered(typed, f"({empty} OR ({ok}))")
+    blank = f" OR {_trimmed(raw, p)} IS NULL" if raw_type == TEXT else ""  # tested last: it costs most
+    return Rendered(typed, f"({raw} IS NULL OR ({ok}){blank})")
 
 
 def _utc(t: datetime) -> datetime:
