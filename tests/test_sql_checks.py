@@ -22,7 +22,7 @@ import pytest
 
 from audit.ingest import load_dataset, read_file, validate
 from audit.ingest.read import FILE
-from audit.ingest.sql_checks import WHITESPACE, render_table
+from audit.ingest.sql_checks import WHITESPACE, quote, render_table
 from audit.ingest.sql_stage import plan_file
 from audit.schemas import TABLES
 from audit.store import connect
@@ -83,12 +83,11 @@ def _judge_both(tmp_path: Path, table_name: str, column: str, values: pl.Series)
     # The SQL: the same file through DuckDB's reader and sql_checks.py.
     con = duckdb.connect()
     plan = plan_file(con, table, path, mapped=False)
-    typed, ok, params = render_table(table, plan.raw, sorted(known_zones()))
+    query, params = render_table(table, plan.raw, sorted(known_zones()),
+                                 "read_parquet($path, file_row_number = true)", ", file_row_number")
     params.values["path"] = str(path)
-    at = list(typed).index(column)
-    sql = [(r[at], r[-1]) for r in con.execute(
-        f"SELECT {', '.join(typed.values())}, {ok} FROM read_parquet($path, file_row_number = true) "
-        "ORDER BY file_row_number", params.values).fetchall()]
+    sql = con.execute(f"SELECT {quote(column)}, _valid FROM ({query}) ORDER BY file_row_number",
+                      params.values).fetchall()
     old_values = parsed[column].to_list()
     return [(v, sql_ok, i not in rejected, sql_value, old_values[i])
             for i, (v, (sql_value, sql_ok)) in enumerate(zip(values.to_list(), sql))]
@@ -181,10 +180,11 @@ def test_required_when_rule_agrees(tmp_path):
     _, reasons = validate(table, read_file(path).with_columns(
         *[pl.lit(None, pl.String).alias(c) for c in ("agent_id", "outcome", "duration_s", "content")]), ZONE)
     con = duckdb.connect()
-    typed, ok, params = render_table(table, plan_file(con, table, path, mapped=False).raw, [])
+    query, params = render_table(table, plan_file(con, table, path, mapped=False).raw, [],
+                                 "read_parquet($path, file_row_number = true)", ", file_row_number")
     params.values["path"] = str(path)
-    sql = [r[-1] for r in con.execute(f"SELECT {', '.join(typed.values())}, {ok} FROM read_parquet($path, file_row_number = true) "
-                                     "ORDER BY file_row_number", params.values).fetchall()]
+    sql = [r[0] for r in con.execute(f"SELECT _valid FROM ({query}) ORDER BY file_row_number",
+                                     params.values).fetchall()]
     assert sql == [i not in set(reasons["_idx"]) for i in range(4)] == [True, False, False, True]
 
 
@@ -196,9 +196,10 @@ def test_whitespace_is_what_polars_strips():
 
 def test_no_value_is_pasted_into_the_sql():
     table = TABLES["contacts"]
-    _, ok, params = render_table(table, {c.name: (f'"{c.name}"', "VARCHAR") for c in table.columns}, ["UTC"])
-    for value in ("call", "third_party", "do_not_contact"):
-        assert value not in ok
+    query, params = render_table(table, {c.name: (f'"{c.name}"', "VARCHAR") for c in table.columns}, ["UTC"],
+                                 "src")
+    for value in ("call", "third_party", "do_not_contact", "Asia/Shanghai"):
+        assert value not in query
     assert any(v == ["emergency_contact", "third_party"] for v in params.values.values())
 
 

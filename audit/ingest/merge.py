@@ -23,7 +23,7 @@ from .check import _key_text, validate
 from .map import SRC, Input, chunks, plan, settle
 from .parse import IDX, NO_REASONS, _quoted
 from .read import FILE, ROW, UNPARSED, _as_text, discover
-from .sql_stage import not_passed, plan_file, stage_file
+from .sql_stage import SqlFile, not_passed, plan_file, stage_files
 
 
 @dataclass
@@ -176,7 +176,7 @@ def stage_table(con: duckdb.DuckDBPyConnection, table: Table, files: list[Path |
     staged = Staged(table, f"{STAGE}_{table.name}")
     _stage(con, table, staged.stage)
     batch: list[pl.DataFrame] = []
-    in_sql: list[tuple[Input, int, int]] = []  # files staged in one pass: (input, first row index, rows)
+    in_sql: list[tuple[Input, SqlFile, int]] = []  # files for the one pass: (input, plan, first row index)
     # Each row's input-fingerprint hash is computed as it is staged, in the same pass.
     digest = f"SELECT *, {row_hash_sql(table.name)} FROM _chunk"
 
@@ -189,43 +189,76 @@ def stage_table(con: duckdb.DuckDBPyConnection, table: Table, files: list[Path |
     try:
         for inp in files:
             inp = inp if isinstance(inp, Input) else Input(inp, encoding, zone)
-            path = inp.path
-            staged.inputs[str(path.relative_to(root))] = inp
-            plan = plan_file(con, table, path, mapped=inp.source is not None) if one_pass else None
-            if plan is not None and stage_file(con, table, staged.stage, plan, staged.read, row_hash_sql(table.name)):
-                # One pass in DuckDB; the rows it does not pass are judged again below.
-                staged.extra.update(dict.fromkeys(plan.extra))
-                if plan.rows:
-                    staged.chunks.append((str(path.relative_to(root)), staged.read, plan.rows, 1))
-                in_sql.append((inp, staged.read, plan.rows))
-                staged.read += plan.rows
+            name = str(inp.path.relative_to(root))
+            staged.inputs[name] = inp
+            plan = plan_file(con, table, inp.path, mapped=inp.source is not None) if one_pass else None
+            if plan is None:
+                staged.read += _stage_polars(staged, inp, root, staged.read, batch, flush)
                 continue
-            for chunk, unmapped in chunks(table, inp, root):
-                staged.extra.update(dict.fromkeys(c for c in chunk.columns if c.startswith("extra:") or c == UNPARSED))
-                if inp.source is not None:
-                    staged.sources.setdefault(str(path.relative_to(root)), [
-                        c.removeprefix(SRC) for c in chunk.columns if c.startswith(SRC)])
-                try:
-                    df, found = validate(table, chunk, inp.zone, offset=staged.read)
-                except LoadError as e:  # naive times: the source's own zone is the mapping's answer
-                    if inp.source is None or "without a UTC offset" not in str(e):
-                        raise
-                    raise LoadError(f"{path.relative_to(root)}: {e} (or set {inp.source.where}.timezone "
-                                    f"in the mapping)") from None
-                found = settle(found, unmapped, staged.read)
-                if df.height:
-                    staged.chunks.append((str(path.relative_to(root)), staged.read, df.height, df[ROW][0]))
-                staged.read += df.height
-                _keep(staged, df, found, batch, flush)
+            # Its place is known from the file's metadata; it is staged with the others like it, below.
+            staged.extra.update(dict.fromkeys(plan.extra))
+            if plan.rows:
+                staged.chunks.append((name, staged.read, plan.rows, 1))
+            in_sql.append((inp, plan, staged.read))
+            staged.read += plan.rows
         if in_sql:
-            for (inp, first, _), rows in zip(in_sql, not_passed(con, staged.stage, [f[1:] for f in in_sql])):
-                if rows:
-                    _recheck(con, staged, inp, root, rows, first, batch, flush)
+            _stage_sql(con, staged, in_sql, root, row_hash_sql(table.name), batch, flush)
         if batch:
             flush()
     finally:
         con.execute("RESET preserve_insertion_order")
     return staged
+
+
+def _stage_sql(con: duckdb.DuckDBPyConnection, staged: Staged, in_sql: list[tuple[Input, SqlFile, int]],
+               root: Path, digest_sql: str, batch: list[pl.DataFrame], flush) -> None:
+    """The one pass: files with the same columns in one statement; then the rows it did not pass, again.
+
+    A file DuckDB cannot read through is read by the old path instead, under
+    the same row indexes.
+    """
+    groups: dict[tuple, list[tuple[Input, SqlFile, int]]] = {}
+    for item in in_sql:
+        groups.setdefault(item[1].signature, []).append(item)
+    staged_here = []
+    for group in groups.values():
+        if stage_files(con, staged.table, staged.stage, [(plan, first) for _, plan, first in group], digest_sql):
+            staged_here += group
+            continue
+        for inp, plan, first in group:  # one by one: only the file that cannot be read goes the old way
+            if stage_files(con, staged.table, staged.stage, [(plan, first)], digest_sql):
+                staged_here.append((inp, plan, first))
+            else:
+                _stage_polars(staged, inp, root, first, batch, flush)
+    staged_here.sort(key=lambda item: item[2])
+    passed = not_passed(con, staged.stage, [(first, plan.rows) for _, plan, first in staged_here])
+    for (inp, _, first), rows in zip(staged_here, passed):
+        if rows:
+            _recheck(con, staged, inp, root, rows, first, batch, flush)
+
+
+def _stage_polars(staged: Staged, inp: Input, root: Path, first: int, batch: list[pl.DataFrame], flush) -> int:
+    """Read, parse and check a file chunk by chunk in Polars (rows indexed from `first`); its row count."""
+    table, path = staged.table, inp.path
+    read = 0
+    for chunk, unmapped in chunks(table, inp, root):
+        staged.extra.update(dict.fromkeys(c for c in chunk.columns if c.startswith("extra:") or c == UNPARSED))
+        if inp.source is not None:
+            staged.sources.setdefault(str(path.relative_to(root)), [
+                c.removeprefix(SRC) for c in chunk.columns if c.startswith(SRC)])
+        try:
+            df, found = validate(table, chunk, inp.zone, offset=first + read)
+        except LoadError as e:  # naive times: the source's own zone is the mapping's answer
+            if inp.source is None or "without a UTC offset" not in str(e):
+                raise
+            raise LoadError(f"{path.relative_to(root)}: {e} (or set {inp.source.where}.timezone "
+                            f"in the mapping)") from None
+        found = settle(found, unmapped, first + read)
+        if df.height:
+            staged.chunks.append((str(path.relative_to(root)), first + read, df.height, df[ROW][0]))
+        read += df.height
+        _keep(staged, df, found, batch, flush)
+    return read
 
 
 def _keep(staged: Staged, df: pl.DataFrame, found: pl.DataFrame, batch: list[pl.DataFrame], flush) -> None:

@@ -55,8 +55,9 @@ class Params:
 
 @dataclass(frozen=True)
 class Rendered:
-    typed: str  # the typed value, as parse.py makes it
-    ok: str     # true only where the value is certainly valid
+    text: str | None  # the trimmed text, where the raw value is text (the column `_t:<name>`)
+    typed: str        # the typed value, as parse.py makes it (the column `_v:<name>`)
+    ok: str           # true only where the value is certainly valid (over the two columns above)
 
 
 def quote(name: str) -> str:
@@ -66,27 +67,32 @@ def quote(name: str) -> str:
 def _trimmed(raw: str, p: Params) -> str:
     """parse.py's stripped text with blanks as null (Unicode White_Space at both ends).
 
-    trim() with a set of characters costs ten times a copy; a test of both
-    ends first leaves the usual, unpadded value as it is.
+    trim() with a set of characters costs ten times a copy: the first and
+    last code points are tested first (ord; a string's [-1] is its last code
+    point), and only a value that may be padded or blank is trimmed. The test
+    may let through more than it must (any control character), never less.
     """
-    edge = p.add("edge", f"^{_WS_CLASS}|{_WS_CLASS}$")
-    return (f"CASE WHEN regexp_matches({raw}, {edge}) OR {raw} = '' "
-            f"THEN nullif(trim({raw}, {p.add('ws', WHITESPACE)}), '') ELSE {raw} END")
+    wide = p.add("ws", [ord(c) for c in WHITESPACE if ord(c) > 32])
+    first, last = f"ord({raw})", f"ord({raw}[-1])"  # -1 for ''
+    return (f"CASE WHEN {first} < 33 OR {last} < 33 OR list_contains({wide}, {first}) "
+            f"OR list_contains({wide}, {last}) "
+            f"THEN nullif(trim({raw}, {p.add('wschars', WHITESPACE)}), '') ELSE {raw} END")
 
 
-def _value(col: Col, raw: str, raw_type: str, p: Params, zones: list[str]) -> tuple[str, str | None]:
-    """(typed value, its form is fine) for one raw type; the form is None where this type is deferred."""
+def _value(col: Col, raw: str, t: str, raw_type: str, p: Params, zones: list[str]) -> tuple[str, str | None]:
+    """(typed value, its form is fine) for one raw type; the form is None where this type is deferred.
+
+    `t` names the column of the trimmed text (`_trimmed`), made once in an inner query.
+    """
     kind = col.kind
     if raw_type == TEXT:
         if col.name == "content":  # message text is kept as written; only a blank one is empty
             return f"CASE WHEN regexp_full_match({raw}, '{_WS_CLASS}*') THEN NULL ELSE {raw} END", "true"
         if kind == "enum":  # the usual value is canonical already; ASCII only, as DuckDB and Polars
             enum = p.add("enum", list(col.enum))  # lower-case some other letters differently
-            t = _trimmed(raw, p)
             return (f"CASE WHEN list_contains({enum}, {raw}) THEN {raw} ELSE lower({t}) END",
                     f"CASE WHEN list_contains({enum}, {raw}) THEN true ELSE regexp_full_match({t}, '[A-Za-z_]+') "
                     f"AND list_contains({enum}, lower({t})) END")
-        t = _trimmed(raw, p)
         if kind == "str":
             return t, "true"
         if kind == "zone":
@@ -119,51 +125,65 @@ def _value(col: Col, raw: str, raw_type: str, p: Params, zones: list[str]) -> tu
 
 
 def render_column(col: Col, raw: str | None, raw_type: str | None, p: Params, zones: list[str]) -> Rendered:
-    """The typed value and certainly-valid test of one column (`raw` None: the file has no such column)."""
+    """One column's trimmed text, typed value and certainly-valid test (`raw` None: the file has no such column).
+
+    Three layers, so that each is computed once per row: the text over the
+    raw column, the typed value over the text, the test over both.
+    """
     target = SQL_TYPE[col.kind]
     if raw is None:
-        return Rendered(f"CAST(NULL AS {target})", "false" if col.required else "true")
-    typed, form = _value(col, raw, raw_type or "", p, zones)
+        return Rendered(None, f"CAST(NULL AS {target})", "false" if col.required else "true")
+    text = _trimmed(raw, p) if raw_type == TEXT and col.name != "content" else None
+    t, v = quote(f"_t:{col.name}"), quote(f"_v:{col.name}")
+    typed, form = _value(col, raw, t, raw_type or "", p, zones)
     typed = f"CAST({typed} AS {target})"
     if form is None:  # deferred to parse.py: only an empty optional value is certainly fine
-        return Rendered(typed, "false" if col.required else f"{raw} IS NULL")
+        return Rendered(text, typed, "false" if col.required else f"{raw} IS NULL")
     # An enum's form test is its whole check (and implies a value); the others need the typed value.
-    valid = [form] if col.kind == "enum" else [form, f"{typed} IS NOT NULL"]
+    valid = [form] if col.kind == "enum" else [form, f"{v} IS NOT NULL"]
     if col.kind == "date":
-        valid.append(f"{typed} BETWEEN {p.add('dmin', DATE_MIN)} AND {p.add('dmax', DATE_MAX)}")
+        valid.append(f"{v} BETWEEN {p.add('dmin', DATE_MIN)} AND {p.add('dmax', DATE_MAX)}")
     if col.kind == "timestamp":
-        valid.append(f"{typed} BETWEEN {p.add('tmin', _utc(TS_MIN))} AND {p.add('tmax', _utc(TS_MAX))}")
+        valid.append(f"{v} BETWEEN {p.add('tmin', _utc(TS_MIN))} AND {p.add('tmax', _utc(TS_MAX))}")
     if col.min is not None:
-        valid.append(f"{typed} >= {p.add('min', col.min)}")
+        valid.append(f"{v} >= {p.add('min', col.min)}")
     if col.gt is not None:
-        valid.append(f"{typed} > {p.add('gt', col.gt)}")
-    ok = " AND ".join(f"({v})" for v in valid)
+        valid.append(f"{v} > {p.add('gt', col.gt)}")
+    ok = " AND ".join(f"({c})" for c in valid)
     if col.required:
-        return Rendered(typed, ok)
+        return Rendered(text, typed, ok)
     if col.kind == "str" or col.name == "content":  # any text is fine, and blank is empty
-        return Rendered(typed, "true")
-    blank = f" OR {_trimmed(raw, p)} IS NULL" if raw_type == TEXT else ""  # tested last: it costs most
-    return Rendered(typed, f"({raw} IS NULL OR ({ok}){blank})")
+        return Rendered(text, typed, "true")
+    blank = f" OR {t} IS NULL" if text else ""
+    return Rendered(text, typed, f"({raw} IS NULL OR ({ok}){blank})")
 
 
 def _utc(t: datetime) -> datetime:
     return t.astimezone(timezone.utc)
 
 
-def render_table(table: Table, raw: dict[str, tuple[str, str]], zones: list[str]) -> tuple[dict[str, str], str, Params]:
-    """Every column's typed SQL and the row's certainly-valid test (with the cross-column rules).
+WORKING = ("_t:", "_v:", "_idx")  # names of the query's own columns; a file with such a column is not taken
 
-    `raw` maps each §1 column the file has to (SQL expression, DuckDB type).
+
+def render_table(table: Table, raw: dict[str, tuple[str, str]], zones: list[str], source: str,
+                 extra: str = "") -> tuple[str, Params]:
+    """A query over `source` (a reader call) giving the table's typed columns and `_valid`, and its parameters.
+
+    `raw` maps each §1 column the file has to (quoted column, DuckDB type);
+    `extra` adds columns of the source's own (a row number) to the result.
     """
     p = Params()
-    typed: dict[str, str] = {}
-    oks: list[str] = []
-    for col in table.columns:
-        r = render_column(col, *raw.get(col.name, (None, None)), p, zones)
-        typed[col.name] = r.typed
-        if r.ok != "true":
-            oks.append(f"coalesce({r.ok}, false)")
+    cols = {c.name: render_column(c, *raw.get(c.name, (None, None)), p, zones) for c in table.columns}
+    oks = [f"coalesce({r.ok}, false)" for r in cols.values() if r.ok != "true"]
     for column, other, values in table.required_when:
-        oks.append(f"NOT coalesce(list_contains({p.add('when', list(values))}, {typed[other]}) "
-                   f"AND {typed[column]} IS NULL, false)")
-    return typed, " AND ".join(oks) or "true", p
+        oks.append(f"NOT coalesce(list_contains({p.add('when', list(values))}, {quote('_v:' + other)}) "
+                   f"AND {quote('_v:' + column)} IS NULL, false)")
+    texts = "".join(f", {r.text} AS {quote('_t:' + n)}" for n, r in cols.items() if r.text)
+    typed = ", ".join(f"{r.typed} AS {quote('_v:' + n)}" for n, r in cols.items())
+    vs = ", ".join(quote("_v:" + n) for n in cols)
+    names = ", ".join(f"{quote('_v:' + n)} AS {quote(n)}" for n in cols)
+    # The outer layer holds only the working columns, so a §1 name there means the typed value.
+    sql = (f"SELECT {names}, * EXCLUDE ({vs}) FROM ("
+           f"SELECT {vs}{extra}, {' AND '.join(oks) or 'true'} AS _valid "
+           f"FROM (SELECT *, {typed} FROM (SELECT *{texts} FROM {source})))")
+    return sql, p
