@@ -73,8 +73,10 @@ def run_size(args, work: Path, size: str, results: dict) -> None:
 
 
 def summarise(results: dict) -> str:
-    lines = ["| dataset | step | wall s (median) | range | peak RSS MB | load avg |", "|---|---|---|---|---|---|"]
-    ratios = ["", "| dataset | ratio | median | range | target (10M) |", "|---|---|---|---|---|"]
+    lines = ["| dataset | step | wall s (median) | range | CPU s (median) | peak RSS MB | load avg |",
+             "|---|---|---|---|---|---|---|"]
+    ratios = ["", "| dataset | ratio | wall: median | range | CPU: median | range | target (10M, wall) |",
+              "|---|---|---|---|---|---|---|"]
     for size, runs in results.items():
         if size in ("machine", "args"):
             continue
@@ -83,17 +85,18 @@ def summarise(results: dict) -> str:
             if ms:
                 w = [m["wall_s"] for m in ms]
                 loads = [m["load"] for m in ms]
-                lines.append(f"| {size} | {step} | {med(w):.1f} | {spread(w)} | {max(m['peak_mb'] for m in ms)} | "
-                             f"{min(loads):.1f}-{max(loads):.1f} |")
-        for step in ("load", "polars", "full"):
-            vals = [r[step]["wall_s"] / r["floor"]["wall_s"] for r in runs if step in r and "floor" in r]
-            if vals:
-                target = TARGETS.get(f"{step}/floor")
-                ratios.append(f"| {size} | {step}/floor | {med(vals):.2f} | {spread(vals)} | "
+                lines.append(f"| {size} | {step} | {med(w):.1f} | {spread(w)} | {med([m['cpu_s'] for m in ms]):.1f} | "
+                             f"{max(m['peak_mb'] for m in ms)} | {min(loads):.1f}-{max(loads):.1f} |")
+        pairs = [(s, "floor", f"{s}/floor") for s in ("load", "polars", "full")] + [
+            ("polars", "load", "polars/load (speed-up)")]
+        for top, bottom, name in pairs:
+            both = [r for r in runs if top in r and bottom in r]
+            if both:
+                wall = [r[top]["wall_s"] / r[bottom]["wall_s"] for r in both]
+                cpu = [r[top]["cpu_s"] / r[bottom]["cpu_s"] for r in both]
+                target = TARGETS.get(name)
+                ratios.append(f"| {size} | {name} | {med(wall):.2f} | {spread(wall)} | {med(cpu):.2f} | {spread(cpu)} | "
                               f"{f'<= {target:g}' if target else ''} |")
-        vals = [r["polars"]["wall_s"] / r["load"]["wall_s"] for r in runs if "polars" in r and "load" in r]
-        if vals:
-            ratios.append(f"| {size} | polars/load (speed-up) | {med(vals):.2f} | {spread(vals)} | |")
     return "\n".join(lines + ratios) + "\n"
 
 
