@@ -22,7 +22,7 @@ from ..mapping import Mapping
 from .check import _key_text, validate
 from .map import SRC, Input, chunks, plan, settle
 from .parse import IDX, NO_REASONS, _quoted
-from .read import FILE, ROW, UNPARSED, _as_text, discover
+from .read import FILE, ROW, UNPARSED, _as_text, _file_chunks, discover
 from .sql_stage import SqlFile, not_passed, plan_file, stage_files
 
 
@@ -277,15 +277,13 @@ def _recheck(con: duckdb.DuckDBPyConnection, staged: Staged, inp: Input, root: P
              first: int, batch: list[pl.DataFrame], flush) -> None:
     """Judge again, as the old path does, the rows of a file the SQL checks did not pass.
 
-    Their staged copies are dropped; the file is read again (by chunks) and
-    only those rows are parsed and checked, each under its own row index, so
-    their reasons and text as written are exactly what a full parse gives.
+    Their staged copies are dropped; those rows alone are read again from
+    the file (read_rows) and parsed and checked, each under its own row
+    index, so their reasons and text as written are what a full parse gives.
     """
     con.execute(f"DELETE FROM {staged.stage} WHERE NOT _valid AND {IDX} >= ? AND {IDX} < ?",
                 [first, first + rows[-1]])
-    wanted = pl.Series(ROW, rows, dtype=pl.Int64).implode()
-    for chunk, _ in chunks(staged.table, inp, root):
-        sub = chunk.filter(pl.col(ROW).is_in(wanted))
+    for sub in _file_chunks(staged.table, inp.path, root, inp.encoding, rows):
         if sub.is_empty():
             continue
         df, found = validate(staged.table, sub, inp.zone, offset=0)
