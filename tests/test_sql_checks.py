@@ -281,3 +281,26 @@ def test_generated_bad_rows_load_the_same_by_either_path(tmp_path, seed):
     assert one_pass == polars_path
     counts = one_pass[0]["contacts"]
     assert counts["rejected"] and counts["loaded"] and counts["duplicates"]  # every fate occurs
+
+
+def test_rows_read_again_alone_are_written_as_a_whole_read_writes_them(tmp_path):
+    """read_rows (the rows the SQL did not pass, or rejected later) shows each value as read_file does."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from audit.ingest.read import ROW, _as_text, read_chunks, read_rows
+
+    n = 600_000  # more than one chunk and one slice
+    ts = pa.array(list(range(n - 1)) + [2**62], type=pa.int64()).cast(pa.timestamp("us", tz="UTC"))
+    table = pa.table({"Event_ID": [f"e{i}" for i in range(n)], "ts": ts,
+                      "duration_s": pa.array([i % 7 for i in range(n)], type=pa.int32()),
+                      "amount": pa.array([Decimal(i) / 100 for i in range(n)], type=pa.decimal128(12, 2)),
+                      "tags": pa.array([[str(i)] if i % 2 else None for i in range(n)], type=pa.list_(pa.string()))})
+    path = tmp_path / "c.parquet"
+    pq.write_table(table, path, row_group_size=100_000)
+    rows = [1, 2, 99_999, 100_001, 350_000, n - 1, n]  # the last one is beyond the calendar
+    # As the loader writes a rejected row's values: each chunk (or slice) as text on its own.
+    whole = pl.concat([_as_text(c) for c in read_chunks(path)]).filter(pl.col(ROW).is_in([str(r) for r in rows]))
+    alone = pl.concat([_as_text(c) for c in read_rows(path, rows)], how="diagonal_relaxed")
+    assert alone.select(whole.columns).equals(whole)
+    assert whole.height == len(rows)

@@ -22,7 +22,7 @@ from ..mapping import Mapping
 from .check import _key_text, validate
 from .map import SRC, Input, chunks, plan, settle
 from .parse import IDX, NO_REASONS, _quoted
-from .read import FILE, ROW, UNPARSED, _as_text, _file_chunks, discover
+from .read import FILE, ROW, UNPARSED, _as_text, _file_chunks, discover, file_form
 from .sql_stage import SqlFile, not_passed, plan_file, stage_files
 
 
@@ -69,11 +69,17 @@ def _reread(table: Table, root: Path, inputs: dict[str, Input], rows: pl.DataFra
 
     Valid rows are not kept as written (that would double the memory of a
     load); the few rejected later are read again from their files (through
-    the mapping, when they came through one).
+    the mapping, when they came through one; from a Parquet file, those rows
+    alone).
     """
     out = []
     for (name,), wanted in rows.group_by(FILE):
-        for chunk, _ in chunks(table, inputs[name], root):
+        inp = inputs[name]
+        if inp.source is None and file_form(inp.path) == ("parquet", None):  # those rows alone
+            found = _file_chunks(table, inp.path, root, inp.encoding, sorted(wanted[ROW].to_list()))
+        else:
+            found = (chunk for chunk, _ in chunks(table, inp, root))
+        for chunk in found:
             hit = chunk.join(wanted.select(IDX, ROW), on=ROW)
             if hit.height:
                 out.append(_raw_values(table, hit.rename({c: f"raw_{c}" for c in table.names})))
