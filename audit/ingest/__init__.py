@@ -14,8 +14,8 @@ leaves the store as it was.
 """
 
 from .check import validate
-from .merge import (REJECTED_SCHEMA, LoadResult, Staged, TableCounts, load_dataset, merge_table,
-                    stage_table)
+from .merge import REJECTED_SCHEMA, LoadResult, TableCounts, load_dataset, merge_table
+from .stage import Staged, stage_table
 from .parse import TS_MAX, TS_MIN, parse
 from .read import CHUNK_ROWS, FORMATS, KNOWN_COLUMNS, discover, read_chunks, read_file
 
