@@ -1,18 +1,20 @@
-"""The one-pass load of a Parquet file: DuckDB reads, types, checks and stages each row in one statement.
+"""The one-pass load of Parquet files: DuckDB reads, types, checks and stages each row in one statement.
 
-The file is read by DuckDB's own reader (its types as given), each column
-typed and checked by the SQL of sql_checks.py, and the rows inserted into
-the table's staging table with their row index, validity and fingerprint
-hash: no row crosses into Python. Rows the SQL does not pass (usually none)
-are returned by row number, to be judged again by parse.py and pandera,
-which word the reasons and keep the text as written.
+The files (those with the same columns together) are read by DuckDB's own
+reader (their types as given), each column typed and checked by the SQL of
+sql_checks.py, and the rows inserted into the table's staging table with
+their row index, validity and fingerprint hash: no row crosses into Python.
+The rows the SQL does not pass (usually none) are then found by row number
+(`not_passed`), to be judged again by parse.py and pandera, which word the
+reasons and keep the text as written.
 
 Files this path does not take, read as before (read.py → parse.py →
 check.py): CSV and JSONL (their readers' handling of blank lines, quotes,
 encodings, repeated JSON keys and lines that are not objects is what
 rejected.csv's row numbers and values rest on), compressed files, files
-read through a mapping (SPEC §8), and files whose header the loader would
-refuse (repeated or missing columns: the old path words the error).
+read through a mapping (SPEC §8), files whose header the loader would
+refuse (repeated or missing columns: the old path words the error), and
+files DuckDB cannot read through (see stage_files).
 """
 
 from __future__ import annotations
