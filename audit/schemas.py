@@ -58,6 +58,8 @@ class Table:
     required_table: bool
     append_only: bool = False        # contacts: an event never changes
     references: tuple[tuple[str, str, str], ...] = field(default=())  # (column, table, column)
+    # (column, other column, values): the column is required where the other one holds one of the values
+    required_when: tuple[tuple[str, str, tuple[str, ...]], ...] = field(default=())
 
     @property
     def names(self) -> list[str]:
@@ -125,6 +127,7 @@ TABLES: dict[str, Table] = {
             required_table=True,
             append_only=True,
             references=(("loan_id", "loans", "loan_id"),),
+            required_when=(("recipient_id", "recipient_type", THIRD_PARTY_TYPES),),
         ),
     )
 }

@@ -79,12 +79,10 @@ def _value_reasons(table: Table, df: pl.DataFrame) -> pl.DataFrame:
 
 
 def _cross_column_reasons(table: Table, df: pl.DataFrame) -> list[pl.DataFrame]:
-    if table.name != "contacts":
-        return []
     return [_reasons_where(
-        df, pl.col("recipient_type").is_in(["emergency_contact", "third_party"]) & pl.col("recipient_id").is_null(),
-        pl.lit("recipient_id is empty for a contact to a ") + pl.col("recipient_type"),
-    )]
+        df, pl.col(other).is_in(list(values)) & pl.col(column).is_null(),
+        pl.lit(f"{column} is empty for a contact to a ") + pl.col(other),
+    ) for column, other, values in table.required_when]
 
 
 def _key_text(table: Table) -> pl.Expr:

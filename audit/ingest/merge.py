@@ -1,4 +1,4 @@
-"""Stage each table's checked rows in DuckDB, decide every row's fate across the load and the store, and merge.
+"""Decide every staged row's fate across the load and the store, merge, and run the load (load_dataset).
 
 One load is one DuckDB transaction: any error leaves the store as it was.
 """
@@ -15,14 +15,15 @@ import polars as pl
 
 from .. import pii, progress
 from ..errors import LoadError, UsageError
-from ..schemas import LOAD_ORDER, SQL_TYPE, TABLES, Table
+from ..schemas import LOAD_ORDER, TABLES, Table
 from ..store import frame, scalar
 from ..timezones import is_zone
 from ..mapping import Mapping
-from .check import _key_text, validate
-from .map import SRC, Input, chunks, plan, settle
+from .check import _key_text
+from .map import SRC, Input, chunks, plan
 from .parse import IDX, NO_REASONS, _quoted
-from .read import FILE, ROW, UNPARSED, _as_text, discover
+from .read import FILE, ROW, UNPARSED, _file_chunks, discover, file_form
+from .stage import DIGEST, Staged, _raw_values, stage_table
 
 
 @dataclass
@@ -54,25 +55,22 @@ REJECTED_SCHEMA = {
 
 # ---------------------------------------------------------------- merging into the store
 
-STAGE = "_incoming"  # staging tables are named _incoming_<table>
-
-
-def _raw_values(table: Table, df: pl.DataFrame) -> pl.DataFrame:
-    """The rows as written (text), for rejected.csv: row index, file, row number and every column read."""
-    cols = [c for c in df.columns if c not in (IDX, FILE, ROW) and (c.startswith("raw_") or c not in table.names)]
-    return df.select(IDX, FILE, ROW).with_columns(_as_text(df.select(cols)))
-
-
 def _reread(table: Table, root: Path, inputs: dict[str, Input], rows: pl.DataFrame) -> pl.DataFrame:
     """Raw values of rows (IDX, FILE, ROW) judged valid on their own but rejected later.
 
     Valid rows are not kept as written (that would double the memory of a
     load); the few rejected later are read again from their files (through
-    the mapping, when they came through one).
+    the mapping, when they came through one; from a Parquet file, those rows
+    alone).
     """
     out = []
     for (name,), wanted in rows.group_by(FILE):
-        for chunk, _ in chunks(table, inputs[name], root):
+        inp = inputs[name]
+        if inp.source is None and file_form(inp.path) == ("parquet", None):  # those rows alone
+            found = _file_chunks(table, inp.path, root, inp.encoding, sorted(wanted[ROW].to_list()))
+        else:
+            found = (chunk for chunk, _ in chunks(table, inp, root))
+        for chunk in found:
             hit = chunk.join(wanted.select(IDX, ROW), on=ROW)
             if hit.height:
                 out.append(_raw_values(table, hit.rename({c: f"raw_{c}" for c in table.names})))
@@ -81,23 +79,6 @@ def _reread(table: Table, root: Path, inputs: dict[str, Input], rows: pl.DataFra
 
 def _sql_cols(cols: list[str], alias: str = "") -> str:
     return ", ".join(f"{alias}{c}" for c in cols)
-
-
-DIGEST = "_digest"  # each row's input-fingerprint hash (reports/manifest.py)
-STAGE_ROWS = 500_000  # rows appended to a staging table at once: one append per chunk is several times slower
-
-
-def _stage(con: duckdb.DuckDBPyConnection, table: Table, name: str) -> None:
-    cols = ", ".join(f"{c.name} {SQL_TYPE[c.kind]}" for c in table.columns)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({cols}, {IDX} BIGINT, _valid BOOLEAN, {DIGEST} UBIGINT)")
-
-
-def _append(con: duckdb.DuckDBPyConnection, name: str, df: pl.DataFrame, select: str = "SELECT * FROM _chunk") -> None:
-    con.register("_chunk", df)
-    try:
-        con.execute(f"INSERT INTO {name} {select}")
-    finally:
-        con.unregister("_chunk")
 
 
 def _reference_reasons(con: duckdb.DuckDBPyConnection, table: Table, stage: str,
@@ -142,80 +123,6 @@ def _repeated_in_load(con: duckdb.DuckDBPyConnection, table: Table, stage: str, 
     later = judged.filter((pl.col("_variants") == 1) & ~invalid).filter(
         pl.col(IDX) != pl.col(IDX).min().over(key)).select(IDX)
     return conflicts, later
-
-
-@dataclass
-class Staged:
-    """One table's rows of this load, parsed and staged in DuckDB (`stage`), waiting to be merged."""
-    table: Table
-    stage: str
-    read: int = 0
-    reasons: list[pl.DataFrame] = field(default_factory=list)  # (IDX, reason, _rank): the rank orders reasons
-    raw: list[pl.DataFrame] = field(default_factory=list)      # the rows as written, of those with a reason
-    chunks: list[tuple[str, int, int, int]] = field(default_factory=list)  # (file, first IDX, rows, first row)
-    extra: dict[str, None] = field(default_factory=dict)       # columns beyond the table's, in order of appearance
-    inputs: dict[str, Input] = field(default_factory=dict)     # file (relative) -> how it was read
-    sources: dict[str, list[str]] = field(default_factory=dict)  # mapped file -> its own columns, as written
-
-
-def stage_table(con: duckdb.DuckDBPyConnection, table: Table, files: list[Path | Input], root: Path, *,
-                encoding: str, zone: str | None) -> Staged:
-    """Read and check a table's files chunk by chunk into a temporary table.
-
-    `files` are paths read as §1 says, or Inputs (map.py) that may come
-    through a mapping, each with its own encoding and zone.
-
-    This runs before the load's transaction: rows appended inside one are
-    held uncompressed, outside the memory limit, until the commit.
-    """
-    from ..reports.manifest import row_hash_sql  # local: reports import the engine, which imports us
-
-    staged = Staged(table, f"{STAGE}_{table.name}")
-    cols = table.names
-    _stage(con, table, staged.stage)
-    batch: list[pl.DataFrame] = []
-    # Each row's input-fingerprint hash is computed as it is staged, in the same pass.
-    digest = f"SELECT *, {row_hash_sql(table.name)} FROM _chunk"
-
-    def flush() -> None:
-        _append(con, staged.stage, pl.concat(batch), digest)
-        batch.clear()
-
-    # Staging order does not matter (rows carry IDX): let the engine append in parallel.
-    con.execute("SET preserve_insertion_order = false")
-    try:
-        for inp in files:
-            inp = inp if isinstance(inp, Input) else Input(inp, encoding, zone)
-            path = inp.path
-            staged.inputs[str(path.relative_to(root))] = inp
-            for chunk, unmapped in chunks(table, inp, root):
-                staged.extra.update(dict.fromkeys(c for c in chunk.columns if c.startswith("extra:") or c == UNPARSED))
-                if inp.source is not None:
-                    staged.sources.setdefault(str(path.relative_to(root)), [
-                        c.removeprefix(SRC) for c in chunk.columns if c.startswith(SRC)])
-                try:
-                    df, found = validate(table, chunk, inp.zone, offset=staged.read)
-                except LoadError as e:  # naive times: the source's own zone is the mapping's answer
-                    if inp.source is None or "without a UTC offset" not in str(e):
-                        raise
-                    raise LoadError(f"{path.relative_to(root)}: {e} (or set {inp.source.where}.timezone "
-                                    f"in the mapping)") from None
-                found = settle(found, unmapped, staged.read)
-                if df.height:
-                    staged.chunks.append((str(path.relative_to(root)), staged.read, df.height, df[ROW][0]))
-                staged.read += df.height
-                bad = found.get_column(IDX).unique().implode()
-                batch.append(df.select(*cols, IDX, (~pl.col(IDX).is_in(bad)).alias("_valid")))
-                if sum(b.height for b in batch) >= STAGE_ROWS:
-                    flush()
-                if found.height:
-                    staged.reasons.append(found.with_columns(pl.lit(0).alias("_rank")))
-                    staged.raw.append(_raw_values(table, df.filter(pl.col(IDX).is_in(bad))))
-        if batch:
-            flush()
-    finally:
-        con.execute("RESET preserve_insertion_order")
-    return staged
 
 
 def merge_table(con: duckdb.DuckDBPyConnection, staged: Staged, root: Path, *, encoding: str = "utf-8",
@@ -349,8 +256,12 @@ def _digest(con: duckdb.DuckDBPyConnection, table: Table, sign: int, **rows: str
 # ---------------------------------------------------------------- the load
 
 def load_dataset(con: duckdb.DuckDBPyConnection, data_dir: str | Path, *, timezone_name: str | None = None,
-                 encoding: str = "utf-8", mapping: Mapping | None = None) -> LoadResult:
-    """Load a dataset directory into the store in one transaction (through `mapping`, SPEC §8, if given)."""
+                 encoding: str = "utf-8", mapping: Mapping | None = None, one_pass: bool = True) -> LoadResult:
+    """Load a dataset directory into the store in one transaction (through `mapping`, SPEC §8, if given).
+
+    `one_pass=False` reads every file through Polars, as before the one-pass
+    load (sql_stage.py); kept so that tests can compare the two.
+    """
     root = Path(data_dir)
     if timezone_name is not None and not is_zone(timezone_name):
         raise UsageError(f"--timezone {timezone_name!r} is not an IANA time zone name (e.g. Asia/Shanghai)")
@@ -371,7 +282,7 @@ def load_dataset(con: duckdb.DuckDBPyConnection, data_dir: str | Path, *, timezo
             if name in files:
                 progress.step(f"validate and store {name}")
                 staged[name] = stage_table(con, TABLES[name], files[name], root, encoding=encoding,
-                                           zone=timezone_name)
+                                           zone=timezone_name, one_pass=one_pass)
         progress.step("merge into the store")
         progress.checkpoint("load-staged")
         _merge_all(con, staged, root, encoding, result, rejected, started)

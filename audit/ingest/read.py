@@ -304,17 +304,45 @@ def read_chunks(path: Path, encoding: str = "utf-8", as_written: bool = False) -
         yield df.slice(offset, CHUNK_ROWS)
 
 
+def read_rows(path: Path, rows: list[int]) -> Iterator[pl.DataFrame]:
+    """Some rows of a Parquet file (row numbers, ascending), as read_chunks gives them: few, read cheaply.
+
+    Rows close together are read as one slice (Polars reads only the row
+    groups a slice needs), then only the wanted rows are turned into columns.
+    """
+    scan = pl.scan_parquet(path)
+    start = 0
+    try:
+        while start < len(rows):
+            end = start
+            while end + 1 < len(rows) and rows[end + 1] - rows[start] < CHUNK_ROWS:
+                end += 1
+            lo, wanted = rows[start], pl.Series(rows[start:end + 1], dtype=pl.Int64).implode()
+            df = scan.slice(lo - 1, rows[end] - lo + 1).collect().with_row_index(ROW, offset=lo).with_columns(
+                pl.col(ROW).cast(pl.Int64)).filter(pl.col(ROW).is_in(wanted))
+            yield pl.concat([df.select(ROW), _spec_columns(df.drop(ROW), path)], how="horizontal")
+            start = end + 1
+    except (LoadError, UsageError):
+        raise
+    except Exception as e:  # arrow and polars raise many kinds; all mean "cannot parse this file"
+        raise _cannot_read(path, "parquet", e) from None
+
+
 def read_file(path: Path, encoding: str = "utf-8") -> pl.DataFrame:
     """One whole file as read_chunks gives it."""
     chunks = list(read_chunks(path, encoding))
     return pl.concat(chunks, how="diagonal_relaxed") if chunks else pl.DataFrame(schema={ROW: pl.Int64})
 
 
-def _file_chunks(table: Table, path: Path, root: Path, encoding: str) -> Iterator[pl.DataFrame]:
-    """A file's chunks with every column of the table (absent optional ones as empty) and the file name."""
+def _file_chunks(table: Table, path: Path, root: Path, encoding: str,
+                 rows: list[int] | None = None) -> Iterator[pl.DataFrame]:
+    """A file's chunks with every column of the table (absent optional ones as empty) and the file name.
+
+    With `rows` (a Parquet file), only those rows (read_rows).
+    """
     name = str(path.relative_to(root))
     checked = False
-    for df in read_chunks(path, encoding):
+    for df in read_chunks(path, encoding) if rows is None else read_rows(path, rows):
         if not checked:
             missing = [c.name for c in table.columns if c.required and c.name not in df.columns]
             if missing and UNPARSED not in df.columns:
