@@ -18,6 +18,7 @@ from datetime import date, datetime, timezone
 
 import os
 import shutil
+import sys
 import tempfile
 import threading
 from collections.abc import Callable
@@ -131,11 +132,22 @@ def session(master: str):
             .config("spark.sql.session.timeZone", "UTC")  # local times are computed per contact zone
             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
             .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
             .config("spark.sql.shuffle.partitions", "8")
             .config("spark.driver.memory", "4g")
             # A lost executor or a stuck broadcast fails the job (and so the run) instead of waiting.
             .config("spark.network.timeout", "120s")
             .config("spark.sql.broadcastTimeout", "300")
+            # Files the executors write under --out are private from their first byte (0600/0700),
+            # with no checksum side files or _SUCCESS markers beside them.
+            .config("spark.hadoop.fs.permissions.umask-mode", "077")
+            .config("spark.hadoop.fs.file.impl", "org.apache.hadoop.fs.RawLocalFileSystem")
+            .config("spark.hadoop.fs.file.impl.disable.cache", "true")
+            .config("spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
+            .config("spark.sql.parquet.summary.metadata.level", "NONE")
+            # Python workers run this interpreter: the one with the tool and its detector installed.
+            .config("spark.pyspark.python", sys.executable)
+            .config("spark.pyspark.driver.python", sys.executable)
         )
         spark = blocking(None, "starting a session", builder.getOrCreate)
         spark.sparkContext.setLogLevel("ERROR") if hasattr(spark, "sparkContext") else None
