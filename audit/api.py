@@ -108,6 +108,8 @@ def audit(*, db: str | Path | None = None, data: str | Path | None = None,
     wv = waivers if isinstance(waivers, Waivers) or waivers is None else load_waivers(waivers)
     as_of = as_of or datetime.now(dt_timezone.utc).date()
     progress.reset()
+    if max_csv_rows is not None and not (engine == "spark" and data is not None):
+        raise UsageError("--max-csv-rows applies to --engine spark with --data")
     if engine == "spark" and data is not None:  # loaded, judged and written on Spark; no local store
         from .spark.run import MAX_CSV_ROWS, audit_spark
 

@@ -145,10 +145,13 @@ def session(master: str):
             .config("spark.hadoop.fs.file.impl.disable.cache", "true")
             .config("spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
             .config("spark.sql.parquet.summary.metadata.level", "NONE")
-            # Python workers run this interpreter: the one with the tool and its detector installed.
-            .config("spark.pyspark.python", sys.executable)
+            # Python workers run this interpreter (the tool and its detector are installed in it), unless
+            # PYSPARK_PYTHON names the executors' own (a cluster: docs/scale.md, Deployment).
+            .config("spark.pyspark.python", os.environ.get("PYSPARK_PYTHON") or sys.executable)
             .config("spark.pyspark.driver.python", sys.executable)
         )
+        # pyspark reads the workers' interpreter from the environment, not from spark.pyspark.python.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         spark = blocking(None, "starting a session", builder.getOrCreate)
         spark.sparkContext.setLogLevel("ERROR") if hasattr(spark, "sparkContext") else None
         _sessions[master] = spark

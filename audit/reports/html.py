@@ -215,6 +215,15 @@ def _table_payload(v: pl.DataFrame) -> tuple[dict, str]:
     return {"columns": EMBEDDED_COLUMNS, "rows": rows}, note
 
 
+def _parquet_link(result: AuditResult, shown_rows: int) -> str:
+    """The Spark engine past --max-csv-rows read no report rows back: link the Parquet its executors wrote."""
+    total = getattr(result, "violations_total", shown_rows)
+    if total <= shown_rows:
+        return ""
+    return (f'<p class="note" id="violations-parquet">{total:,} violations are too many to list here: '
+            '<a href="violations/">violations/</a> holds them all (Parquet, one directory per local month).</p>')
+
+
 def _rejected_section(result: AuditResult) -> str:
     rej = masked_rejected(result)
     if rej.is_empty():
@@ -397,7 +406,7 @@ def render(result: AuditResult) -> str:
 {record_section(result)}
 {agents_section(result)}
 <section id="violations-section"><h2>Violations</h2>
-{f'<p class="note" id="table-cap">{esc(note)}</p>' if note else ''}
+{f'<p class="note" id="table-cap">{esc(note)}</p>' if note else ''}{_parquet_link(result, v.height)}
 <noscript><p>The interactive table needs JavaScript; violations.csv holds every violation.</p></noscript>
 <div class="filters">
 <input id="f-text" type="search" placeholder="Filter: any text (event, loan, agent, detail…)" aria-label="Filter">

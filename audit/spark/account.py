@@ -92,6 +92,12 @@ def account(table: Table, d, accepted: dict, extras: list[str]) -> Accounted:
     d = d.withColumn(REASONS, F.concat_ws("; ", *why)).withColumn(
         FATE, F.when(F.col(REASONS) != "", F.lit("rejected"))
         .when(F.coalesce(F.col("_later"), F.lit(False)), F.lit("duplicate")).otherwise(F.lit("loaded")))
+    return account_views(table, d, extras)
+
+
+def account_views(table: Table, d, extras: list[str]) -> Accounted:
+    """The accepted rows, the rejected rows and the totals of a frame that carries each row's fate."""
+    F = _F()
     shown = [(f"raw_{c}", c) for c in table.names] + [(c, c.removeprefix("extra:")) for c in extras if c != UNPARSED] \
         + ([(UNPARSED, "unparsed_line")] if UNPARSED in extras else [])
     rejected = d.where(F.col(FATE) == "rejected").select(

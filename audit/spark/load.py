@@ -18,7 +18,7 @@ from ..ingest import REJECTED_SCHEMA, LoadResult, TableCounts
 from ..ingest.read import UNPARSED
 from ..schemas import LOAD_ORDER, TABLES
 from ..timezones import is_zone
-from .account import REJECTED_COLUMNS, account, empty_table
+from .account import REJECTED_COLUMNS, account, account_views, empty_table
 from .check import NAIVE, parse, wall_clock_without_zone
 from .read import ORD, ROW, discover, read_table
 
@@ -43,8 +43,6 @@ class SparkLoad:
 
 def load_on_spark(spark, data: str | Path, *, zone: str | None, encoding: str) -> SparkLoad:
     """Every row of the dataset loaded, a duplicate, or rejected with its reasons; no row reaches the driver."""
-    from pyspark import StorageLevel
-
     from ..spark_engine import blocking
 
     if zone is not None and not is_zone(zone):
@@ -84,8 +82,10 @@ def load_on_spark(spark, data: str | Path, *, zone: str | None, encoding: str) -
 
                 d = d.withColumn(c, F.lit(None).cast("string"))
         done = account(table, d, {k: v for k, v in load.tables.items() if k in files}, list(extras))
-        done.frame.persist(StorageLevel.MEMORY_AND_DISK)  # counted, then read for the accepted and rejected rows
-        load.cached.append(done.frame)
+        # Every row with its fate, materialised on the executors: the counts, the accepted and the rejected
+        # rows read it, and the next tables' plans start from it instead of repeating this table's.
+        frame = blocking(spark, f"checking {name}", lambda: done.frame.localCheckpoint(eager=True))
+        done = account_views(table, frame, list(extras))
         totals = blocking(spark, f"counting {name}", done.totals.collect)[0].asDict()
         if zone is None:
             wall_clock_without_zone(table, {k[len(NAIVE):]: v for k, v in totals.items() if k.startswith(NAIVE)})

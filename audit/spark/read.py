@@ -21,6 +21,7 @@ FILE, ORD, ROW = "_file", "_ord", "_row"
 # Forms Spark reads itself; zstd text needs Hadoop's native codec, which clusters rarely have.
 SPARK_FORMS = tuple(f for f in READ_FORMS if not f.endswith(".zst"))
 CORRUPT = "_corrupt_record"
+NO_NULL_TEXT = "\x00contact-audit: no text stands for null\x00"
 
 
 @dataclass(frozen=True)
@@ -142,8 +143,8 @@ def _with_place(spark, df, parts: list[Part], *, row_index: bool, cached: list):
     else:
         df = df.withColumn("_block", F.col("_metadata.file_block_start")).withColumn(
             "_mid", F.monotonically_increasing_id())
-        df = df.persist()  # the ids must be the ones the block counts saw
-        cached.append(df)
+        # Materialised once: the ids must be the ones the block counts saw, and later plans start here.
+        df = df.localCheckpoint(eager=True)
         blocks = df.groupBy("_uri", "_block").agg(F.count(F.lit(1)).alias("_n"), F.min("_mid").alias("_first"))
         before = Window.partitionBy("_uri").orderBy("_block").rowsBetween(Window.unboundedPreceding, -1)
         blocks = blocks.withColumn("_before", F.coalesce(F.sum("_n").over(before), F.lit(0)))
@@ -218,7 +219,9 @@ def read_table(spark, table: str, parts: list[Part], *, encoding: str, cached: l
             names = next(csv.reader(io.StringIO(header)), [])
             if len(set(n.strip() for n in names)) != len(names):
                 raise LoadError(f"{ps[0].name}: two columns have the same name in the header")
+            # An unquoted empty field is null and a quoted "" is empty text, as Polars reads them.
             df = (spark.read.option("header", "true").option("multiLine", "true").option("escape", '"')
+                  .option("nullValue", NO_NULL_TEXT)
                   .option("encoding", encoding).option("mode", "PERMISSIVE").csv([p.uri for p in ps]))
             frames.append((_with_place(spark, _lower(df, ps[0].name), ps, row_index=False, cached=cached), ps))
     return frames

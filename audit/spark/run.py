@@ -40,12 +40,15 @@ def judge(spark, policy: Policy, since: date | None, until: date | None, has_ec:
     """(report rows before formatting, facts) as DataFrames: facts, every rule and the text rules on Spark."""
     from pyspark.sql import functions as F
 
+    from ..spark_engine import blocking
     from ..transpile import to_spark
 
     progress.step("derive facts (DPD, episode, local time)")
     facts = spark.sql(to_spark(query_text("facts"), {
         "default_timezone": policy.default_timezone, "since": since, "until": until}))
-    facts.persist().createOrReplaceTempView("facts")
+    # Materialised: every rule reads the facts, and its plan starts here instead of at the files.
+    facts = blocking(spark, "deriving the facts", lambda: facts.localCheckpoint(eager=True))
+    facts.createOrReplaceTempView("facts")
     parts = []
     for rule in sql_rules(policy, has_emergency_contacts=has_ec):
         for name, table in rule.tables.items():
@@ -69,7 +72,6 @@ def judge(spark, policy: Policy, since: date | None, until: date | None, has_ec:
 def run(data: str | Path, policy: Policy, *, master: str, since: date | None, until: date | None,
         zone: str | None, encoding: str, max_csv_rows: int = MAX_CSV_ROWS):
     """The AuditResult the reports read, and a writer for the executors' outputs (called inside the report)."""
-    from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
     from ..spark_engine import blocking, session
@@ -83,8 +85,7 @@ def run(data: str | Path, policy: Policy, *, master: str, since: date | None, un
     has_ec = load.result.counts.get("emergency_contacts") is not None and \
         load.result.counts["emergency_contacts"].loaded > 0
     located, facts = judge(spark, policy, since, until, has_ec)
-    located = located.persist(StorageLevel.MEMORY_AND_DISK)
-    load.cached += [located, facts]
+    located = blocking(spark, "judging the contacts", lambda: located.localCheckpoint(eager=True))
     progress.step("count the violations and the contacts judged")
     per_agent = facts.where("judged").groupBy("agent_id").agg(F.count(F.lit(1)).alias("contacts"))
     agents = pl.from_arrow(blocking(spark, "counting contacts per agent", per_agent.toArrow))
@@ -94,8 +95,12 @@ def run(data: str | Path, policy: Policy, *, master: str, since: date | None, un
     if n <= max_csv_rows:
         progress.step("read the report rows")
         violations = report_rows(pl.from_arrow(blocking(spark, "reading the report rows", located.toArrow)), policy)
+        counts = None
     else:
-        violations = report_rows(pl.from_arrow(located.limit(0).toArrow()), policy)
+        violations = report_rows(pl.from_arrow(blocking(spark, "reading the report rows' schema",
+                                                         located.limit(0).toArrow)), policy)
+        per_rule = located.groupBy("rule_id", "severity").agg(F.count(F.lit(1)).alias("n"))
+        counts = pl.from_arrow(blocking(spark, "counting the violations per rule", per_rule.toArrow))
         notes.append(f"{n} violations: more than --max-csv-rows {max_csv_rows}, so violations.csv, "
                      f"violations.parquet and the report's table are not written; every violation is in "
                      f"{VIOLATIONS_DIR}/ (Parquet, by local month)")
@@ -105,6 +110,8 @@ def run(data: str | Path, policy: Policy, *, master: str, since: date | None, un
         agent_contacts=agents.cast({"agent_id": pl.String, "contacts": pl.Int64}),
     )
     result.violations_total = n  # the report rows the executors wrote, whether or not the driver read them
+    if counts is not None:
+        result.violation_counts = counts.select("rule_id", "severity", pl.col("n").cast(pl.Int64))
 
     def write(tmp: Path) -> None:
         try:
@@ -123,6 +130,8 @@ def finish(result: AuditResult, waivers, as_of: date) -> None:
     ledger.mark(result, waivers, as_of)
     result.violations = result.violations.drop("base_status")
     result.statuses = ledger.status_counts(result.violations, result.policy.rule_ids(), {})
+    for rule, _, n in getattr(result, "violation_counts", pl.DataFrame()).iter_rows():
+        result.statuses.setdefault(rule, dict.fromkeys(ledger.STATUSES, 0))["new"] += n  # not read back: all new
     result.trend = ledger.trend(result.violations)
 
 
