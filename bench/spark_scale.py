@@ -9,8 +9,8 @@ Each run is its own process (one SparkContext per process). It reports:
   driver bytes     what the driver read back from Spark: Arrow bytes of every toArrow, and the
                    size of every collected Row (pickled), summed
   python peak      ru_maxrss of the driver's Python process
-  jvm peak         ru_maxrss of its children once the session has stopped: the driver JVM
-                   (and, in local mode, the executors inside it and their Python workers)
+  jvm peak         VmHWM of the driver JVM (in local mode the executors run inside it too;
+                   on the standalone cluster they are the workers' own processes)
 
 The ratio that matters is the driver's peak at 10M over its peak at 1M, taken
 in the same invocation on the same machine. Data comes from `audit sample
@@ -40,7 +40,7 @@ SEED = 7
 
 def child(data: str, master: str, out: str) -> None:
     """One measured run, in this process; prints one JSON line."""
-    from pyspark.sql import DataFrame
+    from pyspark.sql.classic.dataframe import DataFrame  # the class a local or standalone session returns
 
     import audit
     from audit import progress
@@ -65,22 +65,14 @@ def child(data: str, master: str, out: str) -> None:
     started = time.monotonic()
     result = audit.audit(data=data, out=out, engine="spark", spark_master=master)
     ended = time.monotonic()
-    from audit.spark_engine import _sessions
+    from pyspark import SparkContext
 
-    for s in _sessions.values():
-        s.stop()
-    time.sleep(3)  # the JVM exits once its gateway closes; reap it so its rusage is counted
-    try:
-        from pyspark import SparkContext
-
-        gw = SparkContext._gateway
-        if gw is not None:
-            gw.shutdown()
-            proc = getattr(gw, "proc", None)
-            if proc is not None:
-                proc.wait(timeout=60)
-    except Exception:  # noqa: BLE001 - best effort: the figure below then says 0
-        pass
+    jvm_peak_kb = 0
+    proc = getattr(SparkContext._gateway, "proc", None)
+    if proc is not None:  # the driver JVM's own high-water mark of resident memory
+        for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                jvm_peak_kb = int(line.split()[1])
     marks = stages + [("end", ended)]
     per_stage: dict[str, float] = {}
     for (name, t0), (_, t1) in zip(marks, marks[1:]):
@@ -91,7 +83,7 @@ def child(data: str, master: str, out: str) -> None:
         "wall_s": round(ended - started, 1), "stages_s": per_stage,
         "driver_bytes": received["bytes"], "driver_calls": received["calls"],
         "python_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
-        "jvm_peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024,
+        "jvm_peak_mb": jvm_peak_kb // 1024,
         "load_avg": os.getloadavg()[0],
     }))
 

@@ -187,6 +187,25 @@ def _headers(spark, parts: list[Part]) -> dict[str, list[Part]]:
     return groups
 
 
+def _parquet_groups(spark, parts: list[Part]) -> list[list[Part]]:
+    """Parquet files in groups Spark can read as one: all of them, unless their column types differ.
+
+    Files of one table may disagree (a partition that keeps `ts` as text
+    beside ones with timestamps); each is then parsed by its own types, as
+    the DuckDB load does. Only the files' footers are read for that.
+    """
+    try:
+        spark.read.option("mergeSchema", "true").parquet(*[p.uri for p in parts]).schema
+        return [parts]
+    except Exception as e:  # noqa: BLE001 - CANNOT_MERGE_SCHEMAS or a conflicting type
+        if "MERGE" not in str(e).upper() and "conflict" not in str(e).lower():
+            raise
+    groups: dict[str, list[Part]] = {}
+    for p in parts:
+        groups.setdefault(spark.read.parquet(p.uri).schema.simpleString(), []).append(p)
+    return list(groups.values())
+
+
 def _decode(uri: str) -> str:
     from urllib.parse import unquote
 
@@ -203,14 +222,16 @@ def read_table(spark, table: str, parts: list[Part], *, encoding: str, cached: l
         by_fmt.setdefault(p.fmt, []).append(p)
     frames = []
     if "parquet" in by_fmt:
-        ps = by_fmt["parquet"]
-        df = spark.read.option("mergeSchema", "true").parquet(*[p.uri for p in ps])
-        frames.append((_with_place(spark, _lower(df, ps[0].name), ps, row_index=True, cached=cached), ps))
+        for ps in _parquet_groups(spark, by_fmt["parquet"]):
+            df = spark.read.option("mergeSchema", "true").parquet(*[p.uri for p in ps])
+            frames.append((_with_place(spark, _lower(df, ps[0].name), ps, row_index=True, cached=cached), ps))
     if "jsonl" in by_fmt:
         ps = by_fmt["jsonl"]
-        df = (spark.read.option("primitivesAsString", "true").option("mode", "PERMISSIVE")
-              .option("columnNameOfCorruptRecord", CORRUPT).option("encoding", encoding)
-              .json([p.uri for p in ps]))
+        reader = (spark.read.option("primitivesAsString", "true").option("mode", "PERMISSIVE")
+                  .option("columnNameOfCorruptRecord", CORRUPT))
+        if encoding.lower().replace("-", "") != "utf8":  # Spark needs the line separator named then
+            reader = reader.option("encoding", encoding).option("lineSep", "\n")
+        df = reader.json([p.uri for p in ps])
         if CORRUPT in df.columns:
             df = df.withColumnRenamed(CORRUPT, UNPARSED)
         frames.append((_with_place(spark, _lower(df, ps[0].name), ps, row_index=False, cached=cached), ps))

@@ -139,7 +139,10 @@ def spark_failure(e: Exception) -> LoadError:
     """A Spark job's failure as one line (exit 3), masked: Spark's own messages can quote a value."""
     from .. import pii
 
-    text = next((line.strip() for line in str(e).splitlines() if line.strip()), type(e).__name__)
+    lines = [line.strip().lstrip(": ") for line in str(e).splitlines() if line.strip()]
+    # py4j's first line names only the call; the Java exception and its message follow it.
+    text = next((line for line in lines if "Exception:" in line or "Error:" in line), lines[0] if lines
+                else type(e).__name__)
     return LoadError(pii.mask_str(f"Spark could not run the audit: {text[:300]}"))
 
 

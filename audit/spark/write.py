@@ -43,9 +43,10 @@ def _arrow(dtype):
 
 
 def write_rejected(rejected, out: Path) -> None:
-    """Every rejected row, in load order, as written in rejected.csv (masked)."""
+    """Every rejected row as rejected.csv has it (masked), in its order: table, file, row."""
     schema = ", ".join(f"`{c}` {'bigint' if c == 'row' else 'string'}" for c in REJECTED_COLUMNS)
     rejected.select(*REJECTED_COLUMNS).mapInArrow(_masked(REJECTED_COLUMNS), schema) \
+        .orderBy("table", "source_file", "row") \
         .write.mode("errorifexists").parquet(_uri(out / REJECTED_FILE))
 
 
