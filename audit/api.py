@@ -84,7 +84,8 @@ def audit(*, db: str | Path | None = None, data: str | Path | None = None,
           lock_timeout: float = 0.0, threads: int | None = None, memory_limit: str | None = None,
           engine: str = "duckdb", spark_master: str = "local[*]",
           mapping: Mapping | str | Path | None = None,
-          waivers: Waivers | str | Path | None = None, as_of: date | None = None) -> AuditResult:
+          waivers: Waivers | str | Path | None = None, as_of: date | None = None,
+          max_csv_rows: int | None = None) -> AuditResult:
     """Load `data` (if given, through `mapping`) into `db` (or memory), audit it, and write the reports to `out`.
 
     Everything that can be refused is refused before any work: a report target
@@ -107,6 +108,17 @@ def audit(*, db: str | Path | None = None, data: str | Path | None = None,
     wv = waivers if isinstance(waivers, Waivers) or waivers is None else load_waivers(waivers)
     as_of = as_of or datetime.now(dt_timezone.utc).date()
     progress.reset()
+    if max_csv_rows is not None and not (engine == "spark" and data is not None):
+        raise UsageError("--max-csv-rows applies to --engine spark with --data")
+    if engine == "spark" and data is not None:  # loaded, judged and written on Spark; no local store
+        from .spark.run import MAX_CSV_ROWS, audit_spark
+
+        if db is not None or mapping is not None:
+            raise UsageError(f"--engine spark reads --data on the cluster and keeps no local store or mapping: "
+                             f"leave out {'--db' if db is not None else '--mapping'} (docs/scale.md)")
+        return audit_spark(data=data, policy=pol, waivers=wv, as_of=as_of, out=out, master=spark_master,
+                           since=since, until=until, zone=timezone, encoding=encoding,
+                           max_csv_rows=MAX_CSV_ROWS if max_csv_rows is None else max_csv_rows)
     loading = data is not None
 
     def truth() -> str:

@@ -184,6 +184,9 @@ def load(data_dir: str, db: str | None, zone: str | None, encoding: str, lock_ti
               help="Where the rules run: DuckDB in this process, or Apache Spark (needs the spark extra).")
 @click.option("--spark-master", default="local[*]", show_default=True,
               help="Spark master: local[*], spark://host:port, yarn, or a Spark Connect sc:// URL.")
+@click.option("--max-csv-rows", type=click.IntRange(0), default=None,
+              help="Spark engine: read back and write violations.csv only up to this many violations "
+                   "(default 1000000); above it, violations/ (Parquet by month) holds them all.")
 @click.option("--junit", "junit", type=click.Path(dir_okay=False),
               help="Also write JUnit XML here: a test per rule, a failure per violation (100 per rule at most).")
 @click.option("--mapping", type=click.Path(dir_okay=False),
@@ -195,7 +198,7 @@ def load(data_dir: str, db: str | None, zone: str | None, encoding: str, lock_ti
 @handle_errors
 def run(db, data, policy, out, zone, encoding, mapping, fail_on, since, until, lock_timeout, threads,
         memory_limit,
-        engine, spark_master, junit, waivers, as_of, fmt) -> None:
+        engine, spark_master, max_csv_rows, junit, waivers, as_of, fmt) -> None:
     """Audit the contacts and write violations, rejected rows and a summary to --out.
 
     With --data the dataset is loaded first (into --db, or into memory);
@@ -217,6 +220,8 @@ def run(db, data, policy, out, zone, encoding, mapping, fail_on, since, until, l
       audit run --db store.duckdb --since 2026-11-29 --until 2026-11-29 \\
           --waivers waivers.yaml --out reports/2026-11-29 --fail-on high
       audit run --db store.duckdb --out reports/today --format json > run.json
+      audit run --engine spark --spark-master spark://host:7077 \\
+          --data s3a://lake/contact-logs --out reports/lake
 
     Exit status: 0 ran; 1 --fail-on met; 2 usage; 3 input, store, disk or
     memory; 4 --fail-on given but nothing was judged; 130 interrupted.
@@ -230,13 +235,14 @@ def run(db, data, policy, out, zone, encoding, mapping, fail_on, since, until, l
                        mapping=mapping,
                        since=since, until=until, lock_timeout=lock_timeout, threads=threads,
                        memory_limit=memory_limit, engine=engine, spark_master=spark_master,
-                       waivers=waivers, as_of=as_of)
+                       waivers=waivers, as_of=as_of, max_csv_rows=max_csv_rows)
     progress.finish()
     from . import pii
 
     v = result.violations
     if fmt == "text":
-        _say(f"{v.height} violation(s) in {result.contacts_judged} contact(s) judged; reports in {out}")
+        total = getattr(result, "violations_total", v.height)  # Spark past --max-csv-rows: not all read back
+        _say(f"{total} violation(s) in {result.contacts_judged} contact(s) judged; reports in {out}")
         _say_statuses(result)
         for rule_id, n in sorted(v.group_by("rule_id").len().iter_rows()):
             _say(f"  {rule_id:<28}{n:>8}")

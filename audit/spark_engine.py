@@ -1,10 +1,11 @@
-"""Run the same rule book on Apache Spark (`audit run --engine spark`).
+"""The Spark session, its deadlines, and judging an existing DuckDB store on Spark.
 
-Loading and validation stay the tool's own (the same accounting, the same
-rejected rows); the stored tables are handed to Spark through Arrow, and
+`audit run --engine spark --data ...` loads, judges and writes on the
+executors (audit/spark/). This module starts the one session per master and
+bounds every call that blocks the driver; `run_audit_spark` judges a store
+given with `--db` alone: its tables are staged as Parquet for Spark, and
 facts, rules and report rows run as Spark SQL transpiled from queries/*.sql.
-The text rules use the same Polars detector on the rows Spark selects.
-Needs the `spark` extra (pyspark, sqlglot) and Java 17.
+Needs the `spark` extra (pyspark, sqlglot, pandas) and Java 17.
 
 Every call that blocks the driver (starting the session, reading a result
 back through Arrow, a count) runs under a deadline: a hang becomes a
@@ -18,9 +19,11 @@ from datetime import date, datetime, timezone
 
 import os
 import shutil
+import sys
 import tempfile
 import threading
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -116,6 +119,29 @@ def blocking(spark, what: str, fn: Callable[[], T], *, timeout: float | None = N
     return box["value"]  # type: ignore[return-value]
 
 
+@contextmanager
+def _jvm_stderr_quiet():
+    """The JVM started meanwhile writes its stderr (start-up notices, Spark's own log) to /dev/null.
+
+    The tool's errors are one line on stderr (SPEC §5); a failed Spark job
+    still reaches the user as that line, through the Python exception.
+    CONTACT_AUDIT_SPARK_LOG=1 keeps the JVM's stderr, to debug a cluster.
+    """
+    if os.environ.get("CONTACT_AUDIT_SPARK_LOG"):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def session(master: str):
     """One Spark session per master for the life of the process (starting one takes seconds)."""
     try:
@@ -131,13 +157,28 @@ def session(master: str):
             .config("spark.sql.session.timeZone", "UTC")  # local times are computed per contact zone
             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
             .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
             .config("spark.sql.shuffle.partitions", "8")
             .config("spark.driver.memory", "4g")
             # A lost executor or a stuck broadcast fails the job (and so the run) instead of waiting.
             .config("spark.network.timeout", "120s")
             .config("spark.sql.broadcastTimeout", "300")
+            # Files the executors write under --out are private from their first byte (0600/0700),
+            # with no checksum side files or _SUCCESS markers beside them.
+            .config("spark.hadoop.fs.permissions.umask-mode", "077")
+            .config("spark.hadoop.fs.file.impl", "org.apache.hadoop.fs.RawLocalFileSystem")
+            .config("spark.hadoop.fs.file.impl.disable.cache", "true")
+            .config("spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
+            .config("spark.sql.parquet.summary.metadata.level", "NONE")
+            # Python workers run this interpreter (the tool and its detector are installed in it), unless
+            # PYSPARK_PYTHON names the executors' own (a cluster: docs/scale.md, Deployment).
+            .config("spark.pyspark.python", os.environ.get("PYSPARK_PYTHON") or sys.executable)
+            .config("spark.pyspark.driver.python", sys.executable)
         )
-        spark = blocking(None, "starting a session", builder.getOrCreate)
+        # pyspark reads the workers' interpreter from the environment, not from spark.pyspark.python.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        with _jvm_stderr_quiet():
+            spark = blocking(None, "starting a session", builder.getOrCreate)
         spark.sparkContext.setLogLevel("ERROR") if hasattr(spark, "sparkContext") else None
         _sessions[master] = spark
     return _sessions[master]

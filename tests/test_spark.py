@@ -127,3 +127,120 @@ def test_a_spark_run_past_its_deadline_exits_3_with_one_line_and_the_session_sti
     assert len(lines) == 1 and lines[0].startswith("audit: Spark did not finish ") and "0.001 s" in lines[0], lines
     monkeypatch.delenv(TIMEOUT_ENV)
     assert spark.sql("SELECT 1 AS one").collect()[0]["one"] == 1
+
+
+# ---------------------------------------------------------------- the load on Spark (issue #18)
+
+CONFORMANCE = Path(__file__).resolve().parents[2] / "shared" / "conformance"
+
+
+def _cli(*args: str):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "audit.cli", *args], capture_output=True, text=True, timeout=280)
+
+
+def test_spark_rejects_the_conformance_rows_and_reports_duckdbs_violations(tmp_path):
+    if not CONFORMANCE.is_dir():
+        pytest.skip("the shared conformance dataset is not beside the repository")
+    import polars as pl
+
+    runs = {}
+    for engine in ("duckdb", "spark"):
+        out = tmp_path / engine
+        r = CliRunner().invoke(main, ["run", "--data", str(CONFORMANCE / "data"), "--policy",
+                                      str(CONFORMANCE / "policy.yaml"), "--out", str(out), "--engine", engine,
+                                      "--spark-master", MASTER, "--quiet"])
+        assert r.exit_code == 0, r.output
+        runs[engine] = out
+    for name in ("violations.csv", "rejected.csv"):
+        assert (runs["spark"] / name).read_bytes() == (runs["duckdb"] / name).read_bytes(), name
+    expected = pl.read_csv(CONFORMANCE / "expected_rejected.csv", infer_schema=False)
+    got = pl.read_csv(runs["spark"] / "rejected.csv", infer_schema=False).filter(pl.col("table") == "contacts")
+    assert sorted(got["key"].fill_null("")) == sorted(expected["event_id"].fill_null(""))
+
+
+def test_spark_with_a_store_is_refused_in_one_line_with_exit_2(tmp_path):
+    r = _cli("run", "--data", str(SAMPLE), "--db", str(tmp_path / "s.duckdb"), "--out", str(tmp_path / "o"),
+             "--engine", "spark", "--spark-master", MASTER)
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == [r.stderr.strip()] and "--db" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "s.duckdb").exists() and not (tmp_path / "o").exists()
+
+
+def test_a_missing_dataset_uri_is_one_line_with_exit_3(tmp_path):
+    r = _cli("run", "--data", (tmp_path / "nowhere").as_uri(), "--out", str(tmp_path / "o"),
+             "--engine", "spark", "--spark-master", MASTER)
+    assert r.returncode == 3, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "does not exist" in r.stderr
+
+
+def test_executors_write_every_rejected_row_and_violation_privately_and_the_driver_gets_no_contact_rows(
+        edge_data, tmp_path, monkeypatch):
+    """Every DataFrame the driver reads back is recorded: counts, headers, per-agent counts, the
+    rejected rows and the report rows, never a frame of contacts."""
+    import polars as pl
+    from pyspark.sql.classic.dataframe import DataFrame  # what a local session's DataFrames are
+
+    received: list[tuple[list[str], int]] = []
+    for method in ("collect", "toArrow", "toPandas", "toLocalIterator", "take", "head", "first", "tail"):
+        original = getattr(DataFrame, method)
+
+        def record(self, *a, _original=original, **k):
+            got = _original(self, *a, **k)
+            rows = got.num_rows if hasattr(got, "num_rows") else (len(got) if isinstance(got, list) else 1)
+            received.append((list(self.columns), rows))
+            return got
+        monkeypatch.setattr(DataFrame, method, record)
+    out = tmp_path / "out"
+    result = audit.audit(data=edge_data, out=out, engine="spark", spark_master=MASTER)
+    contacts = result.load.counts["contacts"].read
+    rejected = pl.read_csv(out / "rejected.csv", infer_schema=False)
+    allowed = (result.load.rejected.height + result.violations.height + len(result.load.counts)
+               + result.agent_contacts.height + 50)  # + a header line per CSV file
+    assert sum(n for _, n in received) <= allowed < contacts
+    assert not any("content" in cols for cols, _ in received)
+    # Written by the executors, masked as the driver's files are, private from the first byte.
+    every = pl.read_parquet(out / "rejected.parquet" / "*.parquet")
+    in_csv = rejected.with_columns(pl.col("row").cast(pl.Int64)).sort("table", "source_file", "row")
+    every = every.sort("table", "source_file", "row")
+    for col in ("table", "source_file", "row", "key", "reasons"):
+        assert every[col].to_list() == in_csv[col].to_list(), col
+    months = pl.read_parquet(out / "violations" / "**" / "*.parquet", hive_partitioning=True)
+    csv = pl.read_csv(out / "violations.csv", infer_schema=False)
+    assert months.height == csv.height
+    assert sorted(months["event_id"].to_list()) == sorted(csv["event_id"].to_list())
+    assert set(months["month"].cast(pl.String)) == set(csv["local_time"].str.slice(0, 7))
+    for p in [out / "violations", out / "rejected.parquet", *out.rglob("*.parquet")]:
+        assert p.stat().st_mode & 0o077 == 0, p
+    assert not list(out.rglob("*.crc")) and not list(out.rglob("_SUCCESS"))
+
+
+def test_past_max_csv_rows_the_violations_stay_in_parquet_and_are_counted_not_read_back(edge_data, tmp_path):
+    import json
+
+    import polars as pl
+
+    duck = audit.audit(data=edge_data, out=tmp_path / "duck")
+    out = tmp_path / "spark"
+    r = CliRunner().invoke(main, ["run", "--data", str(edge_data), "--out", str(out), "--engine", "spark",
+                                  "--spark-master", MASTER, "--max-csv-rows", "10"])
+    assert r.exit_code == 0, r.output
+    assert duck.violations.height > 10
+    assert not (out / "violations.csv").exists() and not (out / "violations.parquet").exists()
+    summary = json.loads((out / "summary.json").read_text())
+    expected = json.loads((tmp_path / "duck" / "summary.json").read_text())["violations"]
+    assert summary["violations"]["total"] == expected["total"] == duck.violations.height
+    assert summary["violations"]["by_rule"] == expected["by_rule"]
+    assert summary["violations"]["by_severity"] == expected["by_severity"]
+    assert any("--max-csv-rows" in n for n in summary["notes"])
+    assert f"{duck.violations.height} violation(s)" in r.output
+    months = pl.read_parquet(out / "violations" / "**" / "*.parquet", hive_partitioning=True)
+    assert months.height == duck.violations.height
+    assert 'href="violations/"' in (out / "report.html").read_text()
+
+
+def test_max_csv_rows_belongs_to_the_spark_engine(tmp_path):
+    r = CliRunner().invoke(main, ["run", "--data", str(SAMPLE), "--out", str(tmp_path / "o"), "--max-csv-rows", "5"])
+    assert r.exit_code == 2 and "--max-csv-rows" in r.output

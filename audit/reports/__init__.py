@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from .. import progress
@@ -17,11 +18,13 @@ __all__ = ["write_reports", "check_target"]
 
 
 def write_reports(result: AuditResult, out_dir: str | Path, *, data: str | Path | None = None,
-                  db: str | Path | None = None, lock_timeout: float = 60.0) -> Path:
+                  db: str | Path | None = None, lock_timeout: float = 60.0,
+                  extra: Callable[[Path], None] | None = None) -> Path:
     """Write every output into a private directory beside `out_dir`, then swap it into place.
 
     `data` and `db` are what the run read: `out_dir` may neither hold nor lie
-    inside them (reports/target.py says what may be replaced).
+    inside them (reports/target.py says what may be replaced). `extra` writes
+    more files into the same private directory (the Spark engine's Parquet).
     """
     with staged_report(out_dir, data=data, db=db, lock_timeout=lock_timeout) as tmp:
         progress.step("write violations.csv and violations.parquet")
@@ -32,6 +35,8 @@ def write_reports(result: AuditResult, out_dir: str | Path, *, data: str | Path 
         progress.step("write report.html")
         write_html(result, tmp, db=db)
         write_agents(result, tmp)
+        if extra is not None:
+            extra(tmp)
         progress.step("write manifest.json")
         progress.checkpoint("report-written")
         write_manifest(result, tmp, foreign_entries(Path(out_dir)))  # last: it hashes every other file

@@ -171,6 +171,8 @@ def render(result: AuditResult, db: str | Path | None = None) -> str:
         "severities": [{"name": s, "count": by_sev.get(s, 0)} for s in SEVERITIES],
         "rules": _rules(result, v),
         "cap_note": cap_note, "left_out": left_out, "explain_note": explain_note,
+        # the Spark engine past --max-csv-rows reads no report rows back: the page links the Parquet it wrote
+        "parquet_total": total if (total := getattr(result, "violations_total", v.height)) > v.height else 0,
         "rule_options": p.rule_ids(), "severity_names": SEVERITIES,
         "channels": sorted(set(v["channel"].drop_nulls().to_list())) if v.height else [],
         "columns": TABLE_COLUMNS, "page_rows": PAGE_ROWS,
