@@ -8,7 +8,7 @@ from datetime import date, datetime, timezone
 import duckdb
 import polars as pl
 
-from . import __version__, progress
+from . import __version__, facts_store, progress
 from .ingest import LoadResult
 from .policy import SEVERITY_RANK, Policy
 from .rules import query_text, run_rule, sql_rules
@@ -92,6 +92,12 @@ def rule_meta(policy: Policy) -> pl.DataFrame:
 
 
 def build_facts(con: duckdb.DuckDBPyConnection, policy: Policy, since: date | None, until: date | None) -> None:
+    """The run's `facts` table. On a store file, from the facts kept there (brought up to date
+    first: audit/facts_store.py); in memory, derived from the contacts (nothing outlives the run)."""
+    if facts_store.is_kept(con):
+        facts_store.sync(con, policy)
+        facts_store.build_from_kept(con, since, until)
+        return
     con.execute("DROP TABLE IF EXISTS facts")
     con.execute(
         "CREATE TEMP TABLE facts AS " + query_text("facts"),
