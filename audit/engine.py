@@ -96,7 +96,8 @@ def build_facts(con: duckdb.DuckDBPyConnection, policy: Policy, since: date | No
     first: audit/facts_store.py); in memory, derived from the contacts (nothing outlives the run)."""
     if facts_store.is_kept(con):
         facts_store.sync(con, policy)
-        facts_store.build_from_kept(con, since, until)
+        progress.step("the run's facts from the kept ones")
+        facts_store.build_from_kept(con, policy, since, until)
         return
     con.execute("DROP TABLE IF EXISTS facts")
     con.execute(
@@ -123,7 +124,7 @@ def run_audit(con: duckdb.DuckDBPyConnection, policy: Policy, *, since: date | N
     once the SQL rules are done, so that the whole process stays near it.
     """
     started = datetime.now(timezone.utc)
-    progress.step("derive facts (DPD, episode, local time)")
+    progress.step("derive facts (DPD, episode, local time; on a store: of what is new)")
     build_facts(con, policy, since, until)
     has_ec = scalar(con, "SELECT count(*) > 0 FROM emergency_contacts")
     notes = judgement_notes(policy, has_emergency_contacts=has_ec)

@@ -9,7 +9,11 @@ basis they came from (`facts_loans`) and the policy's default timezone
 - a different default timezone, or another layout, derives every fact again;
 - a loan whose basis changed (a reloaded loan or borrower row), or that is
   gone, has its contacts' facts derived again;
-- contacts without facts (the new load's) get theirs.
+- contacts without facts (the new load's) get theirs. Contacts are only
+  ever appended (an event never changes; only `audit purge` deletes, and it
+  resets the mark), so the new ones are those with a row id above the
+  highest one seen at the last run; when the counts do not add up, every
+  contact is compared with the kept facts instead.
 
 DPD, the overdue amount and the episode depend on instalments, which a later
 load may pay or correct; they are never stored but derived in each run for
@@ -20,9 +24,10 @@ nightly runs over such loads equal one full recompute.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import duckdb
+import polars as pl
 
 from .policy import Policy
 from .rules import query_text
@@ -38,15 +43,17 @@ def is_kept(con: duckdb.DuckDBPyConnection) -> bool:
 def sync(con: duckdb.DuckDBPyConnection, policy: Policy) -> dict[str, int]:
     """Bring the stored facts up to date with the stored rows; returns what changed (for progress)."""
     zone = policy.default_timezone
-    basis = con.execute("SELECT default_timezone, layout FROM facts_basis").fetchall()
+    basis = con.execute("SELECT default_timezone, layout, contacts_rowid FROM facts_basis").fetchall()
     con.execute("BEGIN TRANSACTION")
     try:
         counts = {"rederived_loans": 0}
-        if basis != [(zone, FACTS_LAYOUT)]:
+        mark = basis[0][2] if basis else None
+        if [b[:2] for b in basis] != [(zone, FACTS_LAYOUT)]:
             con.execute("DELETE FROM contact_facts")
             con.execute("DELETE FROM facts_loans")
             con.execute("DELETE FROM facts_basis")
-            con.execute("INSERT INTO facts_basis VALUES (?, ?)", [zone, FACTS_LAYOUT])
+            con.execute("INSERT INTO facts_basis VALUES (?, ?, NULL)", [zone, FACTS_LAYOUT])
+            mark = None
         con.execute("CREATE OR REPLACE TEMP TABLE _loan_basis AS " + query_text("facts_loans"),
                     {"default_timezone": zone})
         # Loans whose facts were derived with a basis that no longer holds (changed or deleted).
@@ -59,9 +66,14 @@ def sync(con: duckdb.DuckDBPyConnection, policy: Policy) -> dict[str, int]:
             counts["rederived_loans"] = stale
         con.execute("INSERT INTO facts_loans SELECT * FROM _loan_basis EXCEPT ALL SELECT * FROM facts_loans")
         before = scalar(con, "SELECT count(*) FROM contact_facts")
-        if before != scalar(con, "SELECT count(*) FROM contacts"):
-            con.execute("INSERT INTO contact_facts " + query_text("facts_new"))
+        stored = scalar(con, "SELECT count(*) FROM contacts")
+        if mark is None or before + scalar(con, "SELECT count(*) FROM contacts WHERE rowid > ? OR loan_id IN "
+                                                "(SELECT loan_id FROM _stale_loans)", [mark]) != stored:
+            mark = -1  # compare every contact with the kept facts
+        if before != stored:
+            con.execute("INSERT INTO contact_facts " + query_text("facts_new"), {"after_rowid": mark})
         counts["new_contacts"] = scalar(con, "SELECT count(*) FROM contact_facts") - before
+        con.execute("UPDATE facts_basis SET contacts_rowid = (SELECT max(rowid) FROM contacts)")
         con.execute("DROP TABLE _loan_basis")
         con.execute("DROP TABLE _stale_loans")
         con.execute("COMMIT")
@@ -71,7 +83,37 @@ def sync(con: duckdb.DuckDBPyConnection, policy: Policy) -> dict[str, int]:
     return counts
 
 
-def build_from_kept(con: duckdb.DuckDBPyConnection, since: date | None, until: date | None) -> None:
-    """The run's `facts` table (as queries/facts.sql would make it) from the stored facts."""
+# Days before --since that the windowed rules can look back to: 7 local days (or 168 hours), plus
+# a day for a recipient whose contacts' zones differ by up to 26 hours, plus one to spare.
+_WINDOW_DAYS = 9
+
+
+def recent_from(policy: Policy, since: date | None) -> date | None:
+    """The first local date every contact of which the run reads (queries/facts_scope.sql)."""
+    if since is None:
+        return None
+    quiet = policy.rules.quiet_after_conversation
+    return since - timedelta(days=max(_WINDOW_DAYS, (quiet.days + 2) if quiet is not None else 0))
+
+
+def all_windows(policy: Policy) -> pl.DataFrame:
+    """The filters of the frequency limits that count the whole history: their rows are read whatever their age."""
+    kinds = pl.List(pl.String)
+    rows = [f for f in policy.rules.frequency or [] if f.window == "all"]
+    return pl.DataFrame(
+        {"recipient_types": [f.recipient_types for f in rows], "channels": [f.channels for f in rows],
+         "outcomes": [f.outcomes for f in rows], "exclude_outcomes": [f.exclude_outcomes for f in rows]},
+        schema={"recipient_types": kinds, "channels": kinds, "outcomes": kinds, "exclude_outcomes": kinds})
+
+
+def build_from_kept(con: duckdb.DuckDBPyConnection, policy: Policy, since: date | None, until: date | None) -> None:
+    """The run's `facts` table (what the rules read of queries/facts.sql's rows) from the stored facts."""
+    tp = policy.rules.third_party
+    calls = (tp.unreachable_after_failed_calls or 0) if tp is not None else 0
     con.execute("DROP TABLE IF EXISTS facts")
-    con.execute("CREATE TEMP TABLE facts AS " + query_text("facts_scope"), {"since": since, "until": until})
+    con.register("p_all_windows", all_windows(policy))
+    try:
+        con.execute("CREATE TEMP TABLE facts AS " + query_text("facts_scope"),
+                    {"since": since, "until": until, "recent_from": recent_from(policy, since), "calls": calls})
+    finally:
+        con.unregister("p_all_windows")

@@ -51,7 +51,7 @@ FACTS_TABLES = {
         ("recipient_key", "VARCHAR"), ("is_third_party", "BOOLEAN")],
     "facts_loans": [("loan_id", "VARCHAR"), ("borrower_id", "VARCHAR"), ("principal", "DECIMAL(18,2)"),
                     ("zone", "VARCHAR")],
-    "facts_basis": [("default_timezone", "VARCHAR"), ("layout", "INTEGER")],
+    "facts_basis": [("default_timezone", "VARCHAR"), ("layout", "INTEGER"), ("contacts_rowid", "BIGINT")],
 }
 FACTS_DDL = [f"CREATE TABLE IF NOT EXISTS {name} (" + ", ".join(f'"{c}" {t}' for c, t in cols) + ")"
              for name, cols in FACTS_TABLES.items()]
@@ -261,6 +261,7 @@ def purge_borrower(con: duckdb.DuckDBPyConnection, borrower_id: str, *, dry_run:
         con.execute("DELETE FROM table_digests")  # the input fingerprint is recomputed when next needed
         for kept in ("contact_facts", "facts_loans"):  # derived from the deleted rows: derived again if needed
             con.execute(f"DELETE FROM {kept} WHERE loan_id IN (SELECT unnest(?::VARCHAR[]))", [loans])
+        con.execute("UPDATE facts_basis SET contacts_rowid = NULL")  # row ids may move once rows are deleted
         if dry_run or not any(deleted.values()):
             con.execute("ROLLBACK")
             return deleted

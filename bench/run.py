@@ -394,7 +394,7 @@ def summarise(results: dict, args) -> tuple[list[str], dict]:
         if not key.startswith("nightly-") or res.get("store_fraction") != 1.0:
             continue
         full = results.get(f"{res['size']}-{res['format']}")
-        if full:  # repetition by repetition
+        if full and any("full" in r for r in full["runs"]):  # repetition by repetition
             pairs = zip([r["full"]["wall_s"] for r in full["runs"] if "full" in r],
                         [r["nightly"]["wall_s"] for r in res["runs"]])
             ratios[f"{res['size']}-{res['format']} nightly/full"] = [n / f for f, n in pairs]

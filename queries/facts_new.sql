@@ -6,7 +6,10 @@
 -- the judged third-party contacts only (queries/facts_scope.sql).
 -- Contacts are append-only (an event never changes), so a stored row stays
 -- true for as long as its loan's basis (table facts_loans) does.
--- Parameters: none (the zone comes from facts_loans)
+-- Contacts with a row id up to $after_rowid have facts already, but for
+-- those of the loans in _stale_loans (-1: any may lack them;
+-- audit/facts_store.py says when the row ids can be trusted).
+-- Parameters: $after_rowid (the zone comes from facts_loans)
 SELECT c.event_id, c.loan_id, c.ts, c.channel, c.recipient_type, c.recipient_id, c.agent_id, c.outcome,
        z.borrower_id, z.principal, z.zone,
        c.ts AT TIME ZONE z.zone AS local_ts,
@@ -17,4 +20,5 @@ SELECT c.event_id, c.loan_id, c.ts, c.channel, c.recipient_type, c.recipient_id,
        c.recipient_type IN ('emergency_contact', 'third_party') AS is_third_party
 FROM contacts c
 JOIN facts_loans z ON z.loan_id = c.loan_id
-WHERE NOT EXISTS (SELECT 1 FROM contact_facts f WHERE f.event_id = c.event_id)
+WHERE (c.rowid > $after_rowid OR c.loan_id IN (SELECT loan_id FROM _stale_loans))
+  AND ($after_rowid >= 0 OR NOT EXISTS (SELECT 1 FROM contact_facts f WHERE f.event_id = c.event_id))

@@ -1,12 +1,32 @@
 -- The run's facts table from the stored facts (contact_facts, kept up to date
--- by audit/facts_store.py): the same rows and columns as queries/facts.sql
--- derives from the contacts, without converting a single time again.
+-- by audit/facts_store.py): the rows and columns that queries/facts.sql
+-- derives from the contacts, for what the rules read.
 --   judged          the contact's local date is in the --since/--until window
--- With --since/--until, the scope is the full history of every loan and every
--- recipient with a judged contact (as in facts.sql). DPD, overdue amount and
--- episode are derived here, for the judged third-party contacts only, from
--- the instalments as they are now: a late payment is never read stale.
--- Parameters: $since, $until (DATE or NULL)
+-- With --since/--until, the scope is the history of every loan and every
+-- recipient with a judged contact (as in facts.sql), and of that history
+-- only what a rule can read to judge a contact of the window:
+--   recent          every contact from $recent_from on: the day, 168-hour,
+--                   7-local-day and quiet-period windows lie within it
+--                   (audit/facts_store.py sets it some days before --since)
+-- and before it:
+--   do_not_contact  every such contact (DNC: the first request, ever)
+--   p_all_windows   contacts that a frequency limit over the whole history
+--                   counts (its filters: recipient types, channels, outcomes)
+--   episodes        for each loan with a judged third-party contact in an
+--                   episode: its borrower contacts after the earliest such
+--                   episode start (TP-ESCALATION's reminders), and its $calls
+--                   most recent borrower calls up to that start (TP-REACHABLE
+--                   reads the $calls calls before a contact; keeping a suffix
+--                   of each loan's calls keeps their order and numbering)
+-- A rule reads differences of running counts or whole groups, so leaving out
+-- older rows no rule reads changes no verdict (tests/test_nightly.py and
+-- tests/test_slices.py compare with facts.sql over everything).
+-- DPD, overdue amount and episode are derived here, for the judged
+-- third-party contacts only, from the instalments as they are now: a late
+-- payment is never read stale.
+-- Parameters: $since, $until (DATE or NULL), $recent_from (DATE or NULL: no
+--             bound), $calls; table p_all_windows(recipient_types,
+--             channels, outcomes, exclude_outcomes: VARCHAR[] or NULL)
 WITH judged_window AS (
     SELECT loan_id, recipient_key
     FROM contact_facts
@@ -20,15 +40,20 @@ scope_loans AS (
     UNION
     SELECT z.loan_id FROM facts_loans z WHERE z.borrower_id IN (SELECT recipient_key FROM judged_window)
 ),
+in_scope AS (
+    SELECT f.*
+    FROM contact_facts f
+    WHERE ($since IS NULL AND $until IS NULL)
+       OR f.loan_id IN (SELECT loan_id FROM scope_loans)
+       OR f.recipient_id IN (SELECT recipient_key FROM judged_window)
+),
 contact_local AS (
     SELECT f.event_id, f.loan_id, f.ts, f.channel, f.recipient_type, f.recipient_id, f.agent_id, f.outcome,
            f.borrower_id, f.principal, f.zone, f.local_ts,
            (($since IS NULL OR f.local_date >= $since) AND ($until IS NULL OR f.local_date <= $until)) AS judged,
            f.local_date, f.ts_us, f.local_day, f.recipient_key, f.is_third_party
-    FROM contact_facts f
-    WHERE ($since IS NULL AND $until IS NULL)
-       OR f.loan_id IN (SELECT loan_id FROM scope_loans)
-       OR f.recipient_id IN (SELECT recipient_key FROM judged_window)
+    FROM in_scope f
+    WHERE $recent_from IS NULL OR f.local_date >= $recent_from
 ),
 overdue_at_contact AS (
     SELECT c.event_id,
@@ -41,13 +66,54 @@ overdue_at_contact AS (
      AND i.due_date < c.local_date
      AND (i.paid_at IS NULL OR i.paid_at > c.ts)
     GROUP BY c.event_id
+),
+recent AS (
+    SELECT c.event_id, c.loan_id, c.ts, c.channel, c.recipient_type, c.recipient_id, c.agent_id, c.outcome,
+           c.borrower_id, c.principal, c.zone, c.local_ts, c.judged,
+           c.local_date, c.ts_us, c.local_day, c.recipient_key, c.is_third_party,
+           CASE WHEN c.judged AND c.is_third_party
+                THEN coalesce(date_diff('day', o.oldest_due, c.local_date), 0) END AS dpd,
+           CASE WHEN c.judged AND c.is_third_party THEN coalesce(o.overdue_amount, 0) END AS overdue_amount,
+           o.oldest_due AS episode_start
+    FROM contact_local c
+    LEFT JOIN overdue_at_contact o ON o.event_id = c.event_id
+),
+episodes AS (
+    SELECT loan_id, min(episode_start) AS first_start
+    FROM recent
+    WHERE judged AND is_third_party AND dpd >= 1
+    GROUP BY loan_id
+),
+older AS (
+    SELECT f.*
+    FROM in_scope f
+    WHERE $recent_from IS NOT NULL AND f.local_date < $recent_from
+),
+calls_up_to_episode AS (
+    SELECT f.event_id
+    FROM older f
+    JOIN episodes e ON e.loan_id = f.loan_id AND f.local_date <= e.first_start
+    WHERE f.recipient_type = 'borrower' AND f.channel = 'call'
+    QUALIFY row_number() OVER (PARTITION BY f.loan_id ORDER BY f.ts_us DESC, f.event_id DESC) <= $calls
+),
+read_before AS (
+    SELECT f.*
+    FROM older f
+    LEFT JOIN episodes e ON e.loan_id = f.loan_id AND f.recipient_type = 'borrower'
+    WHERE f.outcome = 'do_not_contact'
+       OR f.local_date > e.first_start
+       OR EXISTS (SELECT 1 FROM p_all_windows w
+                  WHERE (w.recipient_types IS NULL OR list_contains(w.recipient_types, f.recipient_type))
+                    AND (w.channels IS NULL OR list_contains(w.channels, f.channel))
+                    AND (w.outcomes IS NULL OR list_contains(w.outcomes, f.outcome))
+                    AND (w.exclude_outcomes IS NULL OR f.outcome IS NULL
+                         OR NOT list_contains(w.exclude_outcomes, f.outcome)))
+       OR f.event_id IN (SELECT event_id FROM calls_up_to_episode)
 )
-SELECT c.event_id, c.loan_id, c.ts, c.channel, c.recipient_type, c.recipient_id, c.agent_id, c.outcome,
-       c.borrower_id, c.principal, c.zone, c.local_ts, c.judged,
-       c.local_date, c.ts_us, c.local_day, c.recipient_key, c.is_third_party,
-       CASE WHEN c.judged AND c.is_third_party
-            THEN coalesce(date_diff('day', o.oldest_due, c.local_date), 0) END AS dpd,
-       CASE WHEN c.judged AND c.is_third_party THEN coalesce(o.overdue_amount, 0) END AS overdue_amount,
-       o.oldest_due AS episode_start
-FROM contact_local c
-LEFT JOIN overdue_at_contact o ON o.event_id = c.event_id
+SELECT * FROM recent
+UNION ALL
+SELECT f.event_id, f.loan_id, f.ts, f.channel, f.recipient_type, f.recipient_id, f.agent_id, f.outcome,
+       f.borrower_id, f.principal, f.zone, f.local_ts, false AS judged,
+       f.local_date, f.ts_us, f.local_day, f.recipient_key, f.is_third_party,
+       CAST(NULL AS BIGINT) AS dpd, CAST(NULL AS DECIMAL(38, 2)) AS overdue_amount, CAST(NULL AS DATE) AS episode_start
+FROM read_before f
