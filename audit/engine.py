@@ -138,7 +138,7 @@ def run_audit(con: duckdb.DuckDBPyConnection, policy: Policy, *, since: date | N
     if memory_budget:
         lend_memory(con)
     progress.step("text rules")
-    parts += text_violations(con, policy, since, until)
+    parts += text_violations(con, policy, since, until, kept=facts_store.is_kept(con))
     progress.step("collect violations")
     raw = pl.concat(parts, how="vertical_relaxed") if parts else pl.DataFrame(schema=RAW_SCHEMA)
     del parts  # at scale these are millions of rows: hold one copy only

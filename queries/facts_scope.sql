@@ -21,6 +21,8 @@
 -- A rule reads differences of running counts or whole groups, so leaving out
 -- older rows no rule reads changes no verdict (tests/test_nightly.py and
 -- tests/test_slices.py compare with facts.sql over everything).
+-- Beside facts.sql's columns: contact_rowid and has_content, for the text
+-- rules (queries/texts_kept.sql).
 -- DPD, overdue amount and episode are derived here, for the judged
 -- third-party contacts only, from the instalments as they are now: a late
 -- payment is never read stale.
@@ -51,7 +53,7 @@ contact_local AS (
     SELECT f.event_id, f.loan_id, f.ts, f.channel, f.recipient_type, f.recipient_id, f.agent_id, f.outcome,
            f.borrower_id, f.principal, f.zone, f.local_ts,
            (($since IS NULL OR f.local_date >= $since) AND ($until IS NULL OR f.local_date <= $until)) AS judged,
-           f.local_date, f.ts_us, f.local_day, f.recipient_key, f.is_third_party
+           f.local_date, f.ts_us, f.local_day, f.recipient_key, f.is_third_party, f.contact_rowid, f.has_content
     FROM in_scope f
     WHERE $recent_from IS NULL OR f.local_date >= $recent_from
 ),
@@ -74,7 +76,7 @@ recent AS (
            CASE WHEN c.judged AND c.is_third_party
                 THEN coalesce(date_diff('day', o.oldest_due, c.local_date), 0) END AS dpd,
            CASE WHEN c.judged AND c.is_third_party THEN coalesce(o.overdue_amount, 0) END AS overdue_amount,
-           o.oldest_due AS episode_start
+           o.oldest_due AS episode_start, c.contact_rowid, c.has_content
     FROM contact_local c
     LEFT JOIN overdue_at_contact o ON o.event_id = c.event_id
 ),
@@ -115,5 +117,6 @@ UNION ALL
 SELECT f.event_id, f.loan_id, f.ts, f.channel, f.recipient_type, f.recipient_id, f.agent_id, f.outcome,
        f.borrower_id, f.principal, f.zone, f.local_ts, false AS judged,
        f.local_date, f.ts_us, f.local_day, f.recipient_key, f.is_third_party,
-       CAST(NULL AS BIGINT) AS dpd, CAST(NULL AS DECIMAL(38, 2)) AS overdue_amount, CAST(NULL AS DATE) AS episode_start
+       CAST(NULL AS BIGINT) AS dpd, CAST(NULL AS DECIMAL(38, 2)) AS overdue_amount, CAST(NULL AS DATE) AS episode_start,
+       f.contact_rowid, f.has_content
 FROM read_before f
