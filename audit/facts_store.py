@@ -67,13 +67,20 @@ def sync(con: duckdb.DuckDBPyConnection, policy: Policy) -> dict[str, int]:
         con.execute("INSERT INTO facts_loans SELECT * FROM _loan_basis EXCEPT ALL SELECT * FROM facts_loans")
         before = scalar(con, "SELECT count(*) FROM contact_facts")
         stored = scalar(con, "SELECT count(*) FROM contacts")
-        if mark is None or before + scalar(con, "SELECT count(*) FROM contacts WHERE rowid > ? OR loan_id IN "
-                                                "(SELECT loan_id FROM _stale_loans)", [mark]) != stored:
-            mark = -1  # compare every contact with the kept facts
-        if before != stored:
-            con.execute("INSERT INTO contact_facts " + query_text("facts_new"), {"after_rowid": mark})
+        # Row ids are compared with a constant only, so that DuckDB skips the row groups below the mark.
+        new = scalar(con, "SELECT count(*) FROM contacts WHERE rowid > ?", [mark]) if mark is not None else None
+        if stale and new is not None:
+            new += scalar(con, "SELECT count(*) FROM contacts WHERE rowid <= ? AND loan_id IN "
+                               "(SELECT loan_id FROM _stale_loans)", [mark])
+        if new is None or before + new != stored:
+            con.execute("INSERT INTO contact_facts " + query_text("facts_new") + " ORDER BY local_date",
+                        {"after_rowid": -1, "stale": False})
+        elif before != stored:
+            con.execute("INSERT INTO contact_facts " + query_text("facts_new") + " ORDER BY local_date",
+                        {"after_rowid": mark, "stale": stale > 0})
         counts["new_contacts"] = scalar(con, "SELECT count(*) FROM contact_facts") - before
-        con.execute("UPDATE facts_basis SET contacts_rowid = (SELECT max(rowid) FROM contacts)")
+        con.execute("UPDATE facts_basis SET contacts_rowid = (SELECT max(rowid) FROM contacts WHERE rowid >= ?)",
+                    [max(mark or 0, 0)])
         con.execute("DROP TABLE _loan_basis")
         con.execute("DROP TABLE _stale_loans")
         con.execute("COMMIT")
@@ -88,10 +95,10 @@ def sync(con: duckdb.DuckDBPyConnection, policy: Policy) -> dict[str, int]:
 _WINDOW_DAYS = 9
 
 
-def recent_from(policy: Policy, since: date | None) -> date | None:
+def recent_from(policy: Policy, since: date | None) -> date:
     """The first local date every contact of which the run reads (queries/facts_scope.sql)."""
     if since is None:
-        return None
+        return date.min
     quiet = policy.rules.quiet_after_conversation
     return since - timedelta(days=max(_WINDOW_DAYS, (quiet.days + 2) if quiet is not None else 0))
 

@@ -9,9 +9,10 @@
 -- contact's row id lets the text rules read the text of the judged contacts
 -- alone (queries/texts_kept.sql checks it still names the same event).
 -- Contacts with a row id up to $after_rowid have facts already, but for
--- those of the loans in _stale_loans (-1: any may lack them;
--- audit/facts_store.py says when the row ids can be trusted).
--- Parameters: $after_rowid (the zone comes from facts_loans)
+-- those of the loans in _stale_loans when $stale (-1: any may lack them;
+-- audit/facts_store.py says when the row ids can be trusted). The caller
+-- orders the rows by local date, so that a date range skips row groups.
+-- Parameters: $after_rowid, $stale (the zone comes from facts_loans)
 SELECT c.event_id, c.loan_id, c.ts, c.channel, c.recipient_type, c.recipient_id, c.agent_id, c.outcome,
        z.borrower_id, z.principal, z.zone,
        c.ts AT TIME ZONE z.zone AS local_ts,
@@ -24,5 +25,19 @@ SELECT c.event_id, c.loan_id, c.ts, c.channel, c.recipient_type, c.recipient_id,
        c.content IS NOT NULL AS has_content
 FROM contacts c
 JOIN facts_loans z ON z.loan_id = c.loan_id
-WHERE (c.rowid > $after_rowid OR c.loan_id IN (SELECT loan_id FROM _stale_loans))
+WHERE c.rowid > $after_rowid
   AND ($after_rowid >= 0 OR NOT EXISTS (SELECT 1 FROM contact_facts f WHERE f.event_id = c.event_id))
+UNION ALL
+SELECT c.event_id, c.loan_id, c.ts, c.channel, c.recipient_type, c.recipient_id, c.agent_id, c.outcome,
+       z.borrower_id, z.principal, z.zone,
+       c.ts AT TIME ZONE z.zone AS local_ts,
+       CAST(c.ts AT TIME ZONE z.zone AS DATE) AS local_date,
+       epoch_us(c.ts) AS ts_us,
+       date_diff('day', DATE '1970-01-01', CAST(c.ts AT TIME ZONE z.zone AS DATE)) AS local_day,
+       CASE WHEN c.recipient_type = 'borrower' THEN z.borrower_id ELSE c.recipient_id END AS recipient_key,
+       c.recipient_type IN ('emergency_contact', 'third_party') AS is_third_party,
+       c.rowid AS contact_rowid,
+       c.content IS NOT NULL AS has_content
+FROM contacts c
+JOIN facts_loans z ON z.loan_id = c.loan_id
+WHERE $stale AND c.rowid <= $after_rowid AND c.loan_id IN (SELECT loan_id FROM _stale_loans)

@@ -26,8 +26,8 @@
 -- DPD, overdue amount and episode are derived here, for the judged
 -- third-party contacts only, from the instalments as they are now: a late
 -- payment is never read stale.
--- Parameters: $since, $until (DATE or NULL), $recent_from (DATE or NULL: no
---             bound), $calls; table p_all_windows(recipient_types,
+-- Parameters: $since, $until (DATE or NULL), $recent_from (DATE; the earliest
+--             date there is when the whole history is read), $calls; table p_all_windows(recipient_types,
 --             channels, outcomes, exclude_outcomes: VARCHAR[] or NULL)
 WITH judged_window AS (
     SELECT loan_id, recipient_key
@@ -42,20 +42,16 @@ scope_loans AS (
     UNION
     SELECT z.loan_id FROM facts_loans z WHERE z.borrower_id IN (SELECT recipient_key FROM judged_window)
 ),
-in_scope AS (
-    SELECT f.*
-    FROM contact_facts f
-    WHERE ($since IS NULL AND $until IS NULL)
-       OR f.loan_id IN (SELECT loan_id FROM scope_loans)
-       OR f.recipient_id IN (SELECT recipient_key FROM judged_window)
-),
 contact_local AS (
     SELECT f.event_id, f.loan_id, f.ts, f.channel, f.recipient_type, f.recipient_id, f.agent_id, f.outcome,
            f.borrower_id, f.principal, f.zone, f.local_ts,
            (($since IS NULL OR f.local_date >= $since) AND ($until IS NULL OR f.local_date <= $until)) AS judged,
            f.local_date, f.ts_us, f.local_day, f.recipient_key, f.is_third_party, f.contact_rowid, f.has_content
-    FROM in_scope f
-    WHERE $recent_from IS NULL OR f.local_date >= $recent_from
+    FROM contact_facts f
+    WHERE f.local_date >= $recent_from
+      AND (($since IS NULL AND $until IS NULL)
+           OR f.loan_id IN (SELECT loan_id FROM scope_loans)
+           OR f.recipient_id IN (SELECT recipient_key FROM judged_window))
 ),
 overdue_at_contact AS (
     SELECT c.event_id,
@@ -87,9 +83,20 @@ episodes AS (
     GROUP BY loan_id
 ),
 older AS (
+    -- what a rule may read before $recent_from, first by what it is, then whether it is in the scope
     SELECT f.*
-    FROM in_scope f
-    WHERE $recent_from IS NOT NULL AND f.local_date < $recent_from
+    FROM contact_facts f
+    WHERE f.local_date < $recent_from
+      AND (f.outcome = 'do_not_contact'
+           OR f.loan_id IN (SELECT loan_id FROM episodes)
+           OR EXISTS (SELECT 1 FROM p_all_windows w
+                      WHERE (w.recipient_types IS NULL OR list_contains(w.recipient_types, f.recipient_type))
+                        AND (w.channels IS NULL OR list_contains(w.channels, f.channel))
+                        AND (w.outcomes IS NULL OR list_contains(w.outcomes, f.outcome))
+                        AND (w.exclude_outcomes IS NULL OR f.outcome IS NULL
+                             OR NOT list_contains(w.exclude_outcomes, f.outcome))))
+      AND (f.loan_id IN (SELECT loan_id FROM scope_loans)
+           OR f.recipient_id IN (SELECT recipient_key FROM judged_window))
 ),
 calls_up_to_episode AS (
     SELECT f.event_id
