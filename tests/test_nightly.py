@@ -209,3 +209,41 @@ def test_a_late_payment_changes_the_dpd_of_the_next_run_on_kept_facts(tmp_path):
     tables = dict(tables, installments=[paid], contacts=[])
     second = audit.audit(db=db, data=write_night(tmp_path / "n2", tables), policy=pol, since=day, until=day)
     assert second.violations["detail"].to_list() == ["DPD 0 < 3 required"]
+
+
+def test_after_a_purge_the_kept_facts_are_gone_and_the_next_night_is_judged_from_what_is_left(tmp_path):
+    """A purge deletes the borrower's kept facts (personal data) and moves the row-id mark aside;
+    the next night on that store equals a recompute of the same loads."""
+    day = FIRST_DAY
+    contact = {"loan_id": "L1", "channel": "call", "recipient_type": "borrower", "recipient_id": None,
+               "agent_id": "A1", "outcome": "no_answer"}
+    base = {"borrowers": [{"borrower_id": "B1", "timezone": "Asia/Shanghai"},
+                          {"borrower_id": "B2", "timezone": "America/New_York"}],
+            "loans": [{"loan_id": "L1", "borrower_id": "B1", "principal": "5000.00"},
+                      {"loan_id": "L3", "borrower_id": "B2", "principal": "5000.00"}],
+            "installments": [{"loan_id": "L1", "seq": 1, "due_date": str(day), "amount_due": "10.00"}]}
+    first = dict(base, contacts=[dict(contact, event_id=f"a{i}", loan_id=("L1", "L3")[i % 2],
+                                      ts=f"{day}T0{i}:00:00Z") for i in range(6)])
+    db = tmp_path / "s.duckdb"
+    pol = policy("Asia/Shanghai")
+    audit.audit(db=db, data=write_night(tmp_path / "n1", first), policy=pol, since=day, until=day)
+    from audit.api import purge
+
+    assert purge(db, "B2")["contacts"] == 3
+    con = store.connect(db)
+    assert store.scalar(con, "SELECT count(*) FROM contact_facts WHERE borrower_id = 'B2'") == 0
+    con.close()
+    nxt = day + dt.timedelta(days=1)
+    second = dict(base, borrowers=base["borrowers"][:1], loans=base["loans"][:1],
+                  contacts=[dict(contact, event_id=f"b{i}", ts=f"{nxt}T0{i}:30:00Z") for i in range(5)])
+    kept = audit.audit(db=db, data=write_night(tmp_path / "n2", second), policy=pol, since=nxt, until=nxt)
+    fresh = store.connect()
+    load_dataset(fresh, write_night(tmp_path / "r1", dict(first, borrowers=base["borrowers"][:1],
+                                                          loans=base["loans"][:1],
+                                                          contacts=[c for c in first["contacts"]
+                                                                    if c["loan_id"] == "L1"])))
+    load_dataset(fresh, tmp_path / "n2")
+    again = run_audit(fresh, pol, since=nxt, until=nxt)
+    assert kept.contacts_judged == again.contacts_judged == 5
+    assert comparable(kept.violations).equals(comparable(again.violations))
+    assert (kept.violations["rule_id"] == "F-DAY").sum() == 3  # 5 calls on one local day, max 2
