@@ -113,14 +113,28 @@ def all_windows(policy: Policy) -> pl.DataFrame:
         schema={"recipient_types": kinds, "channels": kinds, "outcomes": kinds, "exclude_outcomes": kinds})
 
 
+def escalation_steps(policy: Policy) -> pl.DataFrame:
+    """The TP-ESCALATION steps as queries/tp_escalation.sql reads them (none when the rule is off)."""
+    tp = policy.rules.third_party
+    steps = list(tp.escalation) if tp is not None and tp.escalation else []
+    return pl.DataFrame(
+        {"step_no": list(range(1, len(steps) + 1)), "channel": [s.channel for s in steps],
+         "at_least": [s.at_least for s in steps],
+         "outcomes": [None if s.outcomes is None else list(s.outcomes) for s in steps]},
+        schema={"step_no": pl.Int64, "channel": pl.String, "at_least": pl.Int64, "outcomes": pl.List(pl.String)})
+
+
 def build_from_kept(con: duckdb.DuckDBPyConnection, policy: Policy, since: date | None, until: date | None) -> None:
     """The run's `facts` table (what the rules read of queries/facts.sql's rows) from the stored facts."""
     tp = policy.rules.third_party
     calls = (tp.unreachable_after_failed_calls or 0) if tp is not None else 0
     con.execute("DROP TABLE IF EXISTS facts")
-    con.register("p_all_windows", all_windows(policy))
+    tables = {"p_all_windows": all_windows(policy), "p_escalation": escalation_steps(policy)}
+    for name, table in tables.items():
+        con.register(name, table)
     try:
         con.execute("CREATE TEMP TABLE facts AS " + query_text("facts_scope"),
                     {"since": since, "until": until, "recent_from": recent_from(policy, since), "calls": calls})
     finally:
-        con.unregister("p_all_windows")
+        for name in tables:
+            con.unregister(name)

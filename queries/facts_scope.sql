@@ -13,11 +13,11 @@
 --   p_all_windows   contacts that a frequency limit over the whole history
 --                   counts (its filters: recipient types, channels, outcomes)
 --   episodes        for each loan with a judged third-party contact in an
---                   episode: its borrower contacts after the earliest such
---                   episode start (TP-ESCALATION's reminders), and its $calls
---                   most recent borrower calls up to that start (TP-REACHABLE
---                   reads the $calls calls before a contact; keeping a suffix
---                   of each loan's calls keeps their order and numbering)
+--                   episode: per escalation step, its at_least most recent
+--                   reminders after the earliest such episode start
+--                   (TP-ESCALATION), and its $calls most recent borrower
+--                   calls (TP-REACHABLE reads the $calls calls before a
+--                   contact; a suffix of each loan's calls keeps their order)
 -- A rule reads differences of running counts or whole groups, so leaving out
 -- older rows no rule reads changes no verdict (tests/test_nightly.py and
 -- tests/test_slices.py compare with facts.sql over everything).
@@ -27,8 +27,8 @@
 -- third-party contacts only, from the instalments as they are now: a late
 -- payment is never read stale.
 -- Parameters: $since, $until (DATE or NULL), $recent_from (DATE; the earliest
---             date there is when the whole history is read), $calls; table p_all_windows(recipient_types,
---             channels, outcomes, exclude_outcomes: VARCHAR[] or NULL)
+--             date there is when the whole history is read), $calls; tables p_all_windows(recipient_types,
+--             channels, outcomes, exclude_outcomes: VARCHAR[] or NULL), p_escalation (as in tp_escalation.sql)
 WITH judged_window AS (
     SELECT loan_id, recipient_key
     FROM contact_facts
@@ -98,26 +98,39 @@ older AS (
       AND (f.loan_id IN (SELECT loan_id FROM scope_loans)
            OR f.recipient_id IN (SELECT recipient_key FROM judged_window))
 ),
-calls_up_to_episode AS (
+old_calls AS (
+    -- the loan's $calls most recent borrower calls before $recent_from: with every later call,
+    -- a suffix of its calls that holds the $calls calls before any judged contact
     SELECT f.event_id
     FROM older f
-    JOIN episodes e ON e.loan_id = f.loan_id AND f.local_date <= e.first_start
-    WHERE f.recipient_type = 'borrower' AND f.channel = 'call'
+    WHERE f.recipient_type = 'borrower' AND f.channel = 'call' AND f.loan_id IN (SELECT loan_id FROM episodes)
     QUALIFY row_number() OVER (PARTITION BY f.loan_id ORDER BY f.ts_us DESC, f.event_id DESC) <= $calls
+),
+old_reminders AS (
+    -- per loan and escalation step, the at_least most recent reminders after the earliest episode
+    -- start: a step with at least that many after a contact's episode start is met whatever the
+    -- rest, and one with fewer has them all here, so every count TP-ESCALATION reports is exact
+    SELECT f.event_id
+    FROM older f
+    JOIN episodes e ON e.loan_id = f.loan_id AND f.local_date > e.first_start
+    JOIN p_escalation s ON s.channel = f.channel
+    WHERE f.recipient_type = 'borrower'
+      AND CASE WHEN s.outcomes IS NULL THEN coalesce(f.outcome, '') <> 'failed'
+               ELSE list_contains(s.outcomes, f.outcome) END
+    QUALIFY row_number() OVER (PARTITION BY f.loan_id, s.step_no ORDER BY f.ts_us DESC, f.event_id DESC) <= s.at_least
 ),
 read_before AS (
     SELECT f.*
     FROM older f
-    LEFT JOIN episodes e ON e.loan_id = f.loan_id AND f.recipient_type = 'borrower'
     WHERE f.outcome = 'do_not_contact'
-       OR f.local_date > e.first_start
        OR EXISTS (SELECT 1 FROM p_all_windows w
                   WHERE (w.recipient_types IS NULL OR list_contains(w.recipient_types, f.recipient_type))
                     AND (w.channels IS NULL OR list_contains(w.channels, f.channel))
                     AND (w.outcomes IS NULL OR list_contains(w.outcomes, f.outcome))
                     AND (w.exclude_outcomes IS NULL OR f.outcome IS NULL
                          OR NOT list_contains(w.exclude_outcomes, f.outcome)))
-       OR f.event_id IN (SELECT event_id FROM calls_up_to_episode)
+       OR f.event_id IN (SELECT event_id FROM old_calls)
+       OR f.event_id IN (SELECT event_id FROM old_reminders)
 )
 SELECT * FROM recent
 UNION ALL
