@@ -29,7 +29,7 @@
 -- Parameters: $since, $until (DATE or NULL), $recent_from (DATE; the earliest
 --             date there is when the whole history is read), $calls; tables p_all_windows(recipient_types,
 --             channels, outcomes, exclude_outcomes: VARCHAR[] or NULL), p_escalation (as in tp_escalation.sql)
-WITH judged_window AS (
+WITH judged_window AS MATERIALIZED (
     SELECT loan_id, recipient_key
     FROM contact_facts
     WHERE ($since IS NOT NULL OR $until IS NOT NULL)
@@ -65,7 +65,7 @@ overdue_at_contact AS (
      AND (i.paid_at IS NULL OR i.paid_at > c.ts)
     GROUP BY c.event_id
 ),
-recent AS (
+recent AS MATERIALIZED (
     SELECT c.event_id, c.loan_id, c.ts, c.channel, c.recipient_type, c.recipient_id, c.agent_id, c.outcome,
            c.borrower_id, c.principal, c.zone, c.local_ts, c.judged,
            c.local_date, c.ts_us, c.local_day, c.recipient_key, c.is_third_party,
@@ -76,13 +76,13 @@ recent AS (
     FROM contact_local c
     LEFT JOIN overdue_at_contact o ON o.event_id = c.event_id
 ),
-episodes AS (
+episodes AS MATERIALIZED (
     SELECT loan_id, min(episode_start) AS first_start
     FROM recent
     WHERE judged AND is_third_party AND dpd >= 1
     GROUP BY loan_id
 ),
-older AS (
+older AS MATERIALIZED (
     -- what a rule may read before $recent_from, first by what it is, then whether it is in the scope
     SELECT f.*
     FROM contact_facts f
