@@ -147,7 +147,7 @@ def comparable(v: pl.DataFrame) -> pl.DataFrame:
 reach = Reach("nightly runs against a full recompute")
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(600)
 def test_nightly_runs_on_kept_facts_equal_a_full_recompute_of_the_same_loads():
     @settings(max_examples=examples(ci=12, local=6), deadline=None)
     @given(case=nights())
