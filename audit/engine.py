@@ -8,7 +8,7 @@ from datetime import date, datetime, timezone
 import duckdb
 import polars as pl
 
-from . import __version__, progress
+from . import __version__, facts_store, progress
 from .ingest import LoadResult
 from .policy import SEVERITY_RANK, Policy
 from .rules import query_text, run_rule, sql_rules
@@ -92,6 +92,13 @@ def rule_meta(policy: Policy) -> pl.DataFrame:
 
 
 def build_facts(con: duckdb.DuckDBPyConnection, policy: Policy, since: date | None, until: date | None) -> None:
+    """The run's `facts` table. On a store file, from the facts kept there (brought up to date
+    first: audit/facts_store.py); in memory, derived from the contacts (nothing outlives the run)."""
+    if facts_store.is_kept(con):
+        facts_store.sync(con, policy)
+        progress.step("the run's facts from the kept ones")
+        facts_store.build_from_kept(con, policy, since, until)
+        return
     con.execute("DROP TABLE IF EXISTS facts")
     con.execute(
         "CREATE TEMP TABLE facts AS " + query_text("facts"),
@@ -117,7 +124,7 @@ def run_audit(con: duckdb.DuckDBPyConnection, policy: Policy, *, since: date | N
     once the SQL rules are done, so that the whole process stays near it.
     """
     started = datetime.now(timezone.utc)
-    progress.step("derive facts (DPD, episode, local time)")
+    progress.step("derive facts (DPD, episode, local time; on a store: of what is new)")
     build_facts(con, policy, since, until)
     has_ec = scalar(con, "SELECT count(*) > 0 FROM emergency_contacts")
     notes = judgement_notes(policy, has_emergency_contacts=has_ec)
@@ -131,7 +138,7 @@ def run_audit(con: duckdb.DuckDBPyConnection, policy: Policy, *, since: date | N
     if memory_budget:
         lend_memory(con)
     progress.step("text rules")
-    parts += text_violations(con, policy, since, until)
+    parts += text_violations(con, policy, since, until, kept=facts_store.is_kept(con))
     progress.step("collect violations")
     raw = pl.concat(parts, how="vertical_relaxed") if parts else pl.DataFrame(schema=RAW_SCHEMA)
     del parts  # at scale these are millions of rows: hold one copy only

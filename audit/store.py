@@ -32,8 +32,30 @@ def _ddl() -> list[str]:
         """CREATE TABLE IF NOT EXISTS table_digests (
             "table" VARCHAR, "rows" BIGINT, digest UBIGINT)""",
         *LEDGER_DDL,
+        *FACTS_DDL,
     ]
     return stmts
+
+
+# Facts kept between runs (audit/facts_store.py): derived from the stored rows, so a layout of
+# another version is dropped and derived again, never refused. What they were derived with:
+# facts_basis (the policy's default timezone and this layout's number) and facts_loans (each
+# loan's borrower, principal and zone).
+FACTS_LAYOUT = 1
+FACTS_TABLES = {
+    "contact_facts": [
+        ("event_id", "VARCHAR"), ("loan_id", "VARCHAR"), ("ts", "TIMESTAMPTZ"), ("channel", "VARCHAR"),
+        ("recipient_type", "VARCHAR"), ("recipient_id", "VARCHAR"), ("agent_id", "VARCHAR"),
+        ("outcome", "VARCHAR"), ("borrower_id", "VARCHAR"), ("principal", "DECIMAL(18,2)"), ("zone", "VARCHAR"),
+        ("local_ts", "TIMESTAMP"), ("local_date", "DATE"), ("ts_us", "BIGINT"), ("local_day", "BIGINT"),
+        ("recipient_key", "VARCHAR"), ("is_third_party", "BOOLEAN"), ("contact_rowid", "BIGINT"),
+        ("has_content", "BOOLEAN")],
+    "facts_loans": [("loan_id", "VARCHAR"), ("borrower_id", "VARCHAR"), ("principal", "DECIMAL(18,2)"),
+                    ("zone", "VARCHAR")],
+    "facts_basis": [("default_timezone", "VARCHAR"), ("layout", "INTEGER"), ("contacts_rowid", "BIGINT")],
+}
+FACTS_DDL = [f"CREATE TABLE IF NOT EXISTS {name} (" + ", ".join(f'"{c}" {t}' for c, t in cols) + ")"
+             for name, cols in FACTS_TABLES.items()]
 
 
 # The record of SPEC §7 (audit/ledger.py): appended, never updated; only `audit purge` deletes,
@@ -132,7 +154,7 @@ def _check_layout(con: duckdb.DuckDBPyConnection, db) -> None:
             for column in want[len(columns):]:  # a store of an earlier version: columns appended since
                 con.execute(f'ALTER TABLE {name} ADD COLUMN "{column}" {_ADDED[name][column]}')
             continue
-        if want is not None and columns != want and name != "table_digests":
+        if want is not None and columns != want and name != "table_digests" and name not in FACTS_TABLES:
             raise UsageError(f"the store {db} was written by another tool or an incompatible version: "
                              f"table {name} has columns {', '.join(columns[:8])}; give a new --db file")
 
@@ -150,16 +172,21 @@ _LEDGER = {
     "loads": ["load_id", "data_dir", "started_at", "finished_at", "counts"],
     "rejected_rows": ["load_id", "table", "source_file", "row", "key", "reasons", "values"],
     "table_digests": ["table", "rows", "digest"],
+    **{name: [c for c, _ in cols] for name, cols in FACTS_TABLES.items()},
 }
 
 
 def _drop_stale_digests(con: duckdb.DuckDBPyConnection) -> None:
-    """table_digests is a cache of the input fingerprint: one of another layout is dropped, then rebuilt."""
-    cols = [r[0] for r in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = 'table_digests' "
-        "AND table_schema = 'main' ORDER BY ordinal_position").fetchall()]
-    if cols and cols != ["table", "rows", "digest"]:
-        con.execute("DROP TABLE table_digests")
+    """table_digests (a cache of the input fingerprint) and the kept facts are derived from the
+    stored rows: a table of another layout is dropped, then rebuilt."""
+    caches = {"table_digests": ["table", "rows", "digest"],
+              **{name: [c for c, _ in cols] for name, cols in FACTS_TABLES.items()}}
+    for name, want in caches.items():
+        cols = [r[0] for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+            "AND table_schema = 'main' ORDER BY ordinal_position", [name]).fetchall()]
+        if cols and cols != want:
+            con.execute(f"DROP TABLE {name}")
 
 
 _UNITS = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40, "PiB": 2**50}
@@ -221,6 +248,7 @@ def purge_borrower(con: duckdb.DuckDBPyConnection, borrower_id: str, *, dry_run:
             ("installments", "loan_id IN (SELECT unnest(?::VARCHAR[]))", [loans]),
             ("emergency_contacts", "borrower_id = ?", [borrower_id]),
             ("loans", "borrower_id = ?", [borrower_id]),
+
             ("borrowers", "borrower_id = ?", [borrower_id]),
             ("run_violations", "borrower_id = ? OR loan_id IN (SELECT unnest(?::VARCHAR[]))", [borrower_id, loans]),
             ("rejected_rows",
@@ -232,6 +260,9 @@ def purge_borrower(con: duckdb.DuckDBPyConnection, borrower_id: str, *, dry_run:
             con.execute(f"DELETE FROM {table} WHERE {where}", params)
             deleted[table] = n
         con.execute("DELETE FROM table_digests")  # the input fingerprint is recomputed when next needed
+        for kept in ("contact_facts", "facts_loans"):  # derived from the deleted rows: derived again if needed
+            con.execute(f"DELETE FROM {kept} WHERE loan_id IN (SELECT unnest(?::VARCHAR[]))", [loans])
+        con.execute("UPDATE facts_basis SET contacts_rowid = NULL")  # row ids may move once rows are deleted
         if dry_run or not any(deleted.values()):
             con.execute("ROLLBACK")
             return deleted

@@ -45,27 +45,41 @@ _ATTR_MASK = {
 }
 
 
+def _borrower_needles(tp: pl.DataFrame, protected: list[str]) -> pl.DataFrame:
+    """Each borrower's protected attributes as they are looked for in a message, and as the
+    evidence shows them: prepared once per borrower, not once per message."""
+    people = tp.select("borrower_id", *protected).unique("borrower_id")
+    out = [pl.col("borrower_id")]
+    for attr in protected:
+        if attr == "address":
+            needle = pii.nfkc(pl.col(attr)).str.replace_all(r"\s", "")
+        else:
+            needle = _squash(pl.col(attr), r"[\s\-]")
+        out.append(pl.when(needle.is_not_null() & (needle.str.len_chars() > 0)).then(needle).alias(f"_needle_{attr}"))
+        out.append(_ATTR_MASK[attr](pii.nfkc(pl.col(attr))).alias(f"_mask_{attr}"))
+    return people.select(out)
+
+
 def pii_third_party(texts: pl.DataFrame, protected: list[str]) -> pl.DataFrame:
     tp = texts.filter(pl.col("is_third_party"))
-    if not protected:
+    if not protected or tp.is_empty():
         return pl.DataFrame(schema={c: pl.String for c in OUT})
-    # `text` is NFKC already; each squashed form of it is made once, the attributes normalised here.
+    # `text` is NFKC already; each squashed form of it is made once, the attributes once per borrower.
+    tp = tp.select("event_id", "borrower_id", "text").join(
+        _borrower_needles(tp, protected), on="borrower_id", how="left")
     tp = tp.with_columns(
         pl.col("text").str.replace_all(r"[\s\-]", "").str.to_uppercase().alias("_hay"),
         pl.col("text").str.replace_all(r"\s", "").alias("_hay_ws") if "address" in protected else pl.lit(None),
     )
     found = []
     for attr in protected:
-        if attr == "address":
-            hay, needle = pl.col("_hay_ws"), pii.nfkc(pl.col(attr)).str.replace_all(r"\s", "")
-        else:
-            hay, needle = pl.col("_hay"), _squash(pl.col(attr), r"[\s\-]")
-        found.append((needle.is_not_null() & (needle.str.len_chars() > 0)
-                      & hay.str.contains(needle, literal=True)).alias(f"_in_{attr}"))
-    # Masks are computed only for the few messages that hold an attribute.
+        hay = pl.col("_hay_ws") if attr == "address" else pl.col("_hay")
+        needle = pl.col(f"_needle_{attr}")
+        found.append((needle.is_not_null() & hay.str.contains(needle, literal=True)).alias(f"_in_{attr}"))
+    # Only the few messages that hold an attribute go on.
     hit = tp.with_columns(found).filter(pl.any_horizontal(f"_in_{a}" for a in protected))
     found = hit.with_columns(pl.concat_list(
-        pl.when(pl.col(f"_in_{a}")).then(pl.lit(f"{a} ") + _ATTR_MASK[a](pii.nfkc(pl.col(a)))) for a in protected
+        pl.when(pl.col(f"_in_{a}")).then(pl.lit(f"{a} ") + pl.col(f"_mask_{a}")) for a in protected
     ).list.drop_nulls().alias("found"))
     return found.select(
         pl.lit("PII-THIRD-PARTY").alias("rule_id"),
@@ -155,22 +169,41 @@ def texts_params(policy: Policy, since: date | None, until: date | None) -> dict
 
 
 def text_violations(con: duckdb.DuckDBPyConnection, policy: Policy, since: date | None = None,
-                    until: date | None = None) -> list[pl.DataFrame]:
-    """The text rules over the judged messages, streamed from DuckDB in batches.
+                    until: date | None = None, *, kept: bool = False) -> list[pl.DataFrame]:
+    """The text rules over the judged messages, streamed from DuckDB in batches and read once.
 
     Each rule judges one message at a time, so batches give the same result
     as one frame; a single frame of every message would not fit in memory at
     scale (and Arrow strings cap at 2 GB a column, duckdb issue 15486).
+    With `kept` facts (a store file), the messages are read by row id.
     """
     if not uses_text(policy):
         return []
-    reader = con.sql(query_text("texts"), params=texts_params(policy, since, until)).to_arrow_reader(TEXT_BATCH_ROWS)
+    if kept:
+        expected, first, last = con.execute(
+            "SELECT count(*), min(contact_rowid), max(contact_rowid) FROM facts WHERE judged AND has_content"
+        ).fetchall()[0]
+        if not expected:
+            return []
+        parts, read = _judge_batches(con, query_text("texts_kept"), {"first_rowid": first, "last_rowid": last},
+                                     policy)
+        if read == expected:
+            return parts
+    parts, _ = _judge_batches(con, query_text("texts"), texts_params(policy, since, until), policy)
+    return parts
+
+
+def _judge_batches(con: duckdb.DuckDBPyConnection, sql: str, params: dict,
+                   policy: Policy) -> tuple[list[pl.DataFrame], int]:
+    reader = con.sql(sql, params=params).to_arrow_reader(TEXT_BATCH_ROWS)
     parts: list[pl.DataFrame] = []
+    read = 0
     for batch in reader:
         texts = pl.from_arrow(batch)
+        read += texts.height
         if texts.height:
             parts.extend(judge_texts(texts, policy))
-    return [pl.concat(parts)] if parts else []
+    return ([pl.concat(parts)] if parts else []), read
 
 
 def judge_texts(texts: pl.DataFrame, policy: Policy) -> list[pl.DataFrame]:

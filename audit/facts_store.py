@@ -1,0 +1,140 @@
+"""Facts kept in the store between runs, so that a nightly run does not derive its history again.
+
+A contact's zone, local time and recipient (SPEC §2) are fixed by the contact
+(append-only: an event never changes) and by its loan's borrower, principal
+and zone. They are stored once per contact (`contact_facts`) with the loan
+basis they came from (`facts_loans`) and the policy's default timezone
+(`facts_basis`). Before each run on a store:
+
+- a different default timezone, or another layout, derives every fact again;
+- a loan whose basis changed (a reloaded loan or borrower row), or that is
+  gone, has its contacts' facts derived again;
+- contacts without facts (the new load's) get theirs. Contacts are only
+  ever appended (an event never changes; only `audit purge` deletes, and it
+  resets the mark), so the new ones are those with a row id above the
+  highest one seen at the last run; when the counts do not add up, every
+  contact is compared with the kept facts instead.
+
+DPD, the overdue amount and the episode depend on instalments, which a later
+load may pay or correct; they are never stored but derived in each run for
+the judged third-party contacts only (queries/facts_scope.sql), so a late
+payment cannot leave a stale fact behind. tests/test_nightly.py checks that
+nightly runs over such loads equal one full recompute.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import duckdb
+import polars as pl
+
+from .policy import Policy
+from .rules import query_text
+from .store import FACTS_LAYOUT, scalar
+
+
+def is_kept(con: duckdb.DuckDBPyConnection) -> bool:
+    """Facts are kept only in a store file: an in-memory store ends with the run."""
+    return scalar(con, "SELECT path IS NOT NULL AND path <> '' FROM duckdb_databases() "
+                       "WHERE database_name = current_database()")
+
+
+def sync(con: duckdb.DuckDBPyConnection, policy: Policy) -> dict[str, int]:
+    """Bring the stored facts up to date with the stored rows; returns what changed (for progress)."""
+    zone = policy.default_timezone
+    basis = con.execute("SELECT default_timezone, layout, contacts_rowid FROM facts_basis").fetchall()
+    con.execute("BEGIN TRANSACTION")
+    try:
+        counts = {"rederived_loans": 0}
+        mark = basis[0][2] if basis else None
+        if [b[:2] for b in basis] != [(zone, FACTS_LAYOUT)]:
+            con.execute("DELETE FROM contact_facts")
+            con.execute("DELETE FROM facts_loans")
+            con.execute("DELETE FROM facts_basis")
+            con.execute("INSERT INTO facts_basis VALUES (?, ?, NULL)", [zone, FACTS_LAYOUT])
+            mark = None
+        con.execute("CREATE OR REPLACE TEMP TABLE _loan_basis AS " + query_text("facts_loans"),
+                    {"default_timezone": zone})
+        # Loans whose facts were derived with a basis that no longer holds (changed or deleted).
+        con.execute("""CREATE OR REPLACE TEMP TABLE _stale_loans AS
+                       SELECT DISTINCT loan_id FROM (SELECT * FROM facts_loans EXCEPT ALL SELECT * FROM _loan_basis)""")
+        stale = scalar(con, "SELECT count(*) FROM _stale_loans")
+        if stale:
+            con.execute("DELETE FROM contact_facts WHERE loan_id IN (SELECT loan_id FROM _stale_loans)")
+            con.execute("DELETE FROM facts_loans WHERE loan_id IN (SELECT loan_id FROM _stale_loans)")
+            counts["rederived_loans"] = stale
+        con.execute("INSERT INTO facts_loans SELECT * FROM _loan_basis EXCEPT ALL SELECT * FROM facts_loans")
+        before = scalar(con, "SELECT count(*) FROM contact_facts")
+        stored = scalar(con, "SELECT count(*) FROM contacts")
+        # Row ids are compared with a constant only, so that DuckDB skips the row groups below the mark.
+        new = scalar(con, "SELECT count(*) FROM contacts WHERE rowid > ?", [mark]) if mark is not None else None
+        if stale and new is not None:
+            new += scalar(con, "SELECT count(*) FROM contacts WHERE rowid <= ? AND loan_id IN "
+                               "(SELECT loan_id FROM _stale_loans)", [mark])
+        if new is None or before + new != stored:
+            con.execute("INSERT INTO contact_facts " + query_text("facts_new") + " ORDER BY local_date",
+                        {"after_rowid": -1, "stale": False})
+        elif before != stored:
+            con.execute("INSERT INTO contact_facts " + query_text("facts_new") + " ORDER BY local_date",
+                        {"after_rowid": mark, "stale": stale > 0})
+        counts["new_contacts"] = scalar(con, "SELECT count(*) FROM contact_facts") - before
+        con.execute("UPDATE facts_basis SET contacts_rowid = (SELECT max(rowid) FROM contacts WHERE rowid >= ?)",
+                    [max(mark or 0, 0)])
+        con.execute("DROP TABLE _loan_basis")
+        con.execute("DROP TABLE _stale_loans")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return counts
+
+
+# Days before --since that the windowed rules can look back to: 7 local days (or 168 hours), plus
+# a day for a recipient whose contacts' zones differ by up to 26 hours, plus one to spare.
+_WINDOW_DAYS = 9
+
+
+def recent_from(policy: Policy, since: date | None) -> date:
+    """The first local date every contact of which the run reads (queries/facts_scope.sql)."""
+    if since is None:
+        return date.min
+    quiet = policy.rules.quiet_after_conversation
+    return since - timedelta(days=max(_WINDOW_DAYS, (quiet.days + 2) if quiet is not None else 0))
+
+
+def all_windows(policy: Policy) -> pl.DataFrame:
+    """The filters of the frequency limits that count the whole history: their rows are read whatever their age."""
+    kinds = pl.List(pl.String)
+    rows = [f for f in policy.rules.frequency or [] if f.window == "all"]
+    return pl.DataFrame(
+        {"recipient_types": [f.recipient_types for f in rows], "channels": [f.channels for f in rows],
+         "outcomes": [f.outcomes for f in rows], "exclude_outcomes": [f.exclude_outcomes for f in rows]},
+        schema={"recipient_types": kinds, "channels": kinds, "outcomes": kinds, "exclude_outcomes": kinds})
+
+
+def escalation_steps(policy: Policy) -> pl.DataFrame:
+    """The TP-ESCALATION steps as queries/tp_escalation.sql reads them (none when the rule is off)."""
+    tp = policy.rules.third_party
+    steps = list(tp.escalation) if tp is not None and tp.escalation else []
+    return pl.DataFrame(
+        {"step_no": list(range(1, len(steps) + 1)), "channel": [s.channel for s in steps],
+         "at_least": [s.at_least for s in steps],
+         "outcomes": [None if s.outcomes is None else list(s.outcomes) for s in steps]},
+        schema={"step_no": pl.Int64, "channel": pl.String, "at_least": pl.Int64, "outcomes": pl.List(pl.String)})
+
+
+def build_from_kept(con: duckdb.DuckDBPyConnection, policy: Policy, since: date | None, until: date | None) -> None:
+    """The run's `facts` table (what the rules read of queries/facts.sql's rows) from the stored facts."""
+    tp = policy.rules.third_party
+    calls = (tp.unreachable_after_failed_calls or 0) if tp is not None else 0
+    con.execute("DROP TABLE IF EXISTS facts")
+    tables = {"p_all_windows": all_windows(policy), "p_escalation": escalation_steps(policy)}
+    for name, table in tables.items():
+        con.register(name, table)
+    try:
+        con.execute("CREATE TEMP TABLE facts AS " + query_text("facts_scope"),
+                    {"since": since, "until": until, "recent_from": recent_from(policy, since), "calls": calls})
+    finally:
+        for name in tables:
+            con.unregister(name)

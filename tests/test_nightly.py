@@ -1,0 +1,253 @@
+"""Nightly runs on a store with kept facts give exactly what a full recompute gives.
+
+A store keeps each contact's facts between runs (audit/facts_store.py) and
+derives only what a load can change. Random sequences of nights are loaded
+one by one into one store file and judged with --since/--until that night;
+beside them, the same files are loaded into an in-memory store, whose runs
+derive every fact from the contacts (queries/facts.sql). Each night both
+must report the same violations, and the ledger must hold what each run
+reported. The nights carry what could leave a kept fact stale: late
+payments of earlier instalments, changed amounts, contacts of earlier days
+arriving late, a reloaded borrower zone or loan, the same files again, and
+a policy with another default timezone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import polars as pl
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import audit
+from audit import store
+from audit.engine import run_audit
+from audit.ingest import load_dataset
+from audit.policy import parse_policy
+from audit.schemas import VIOLATION_COLUMNS
+from helpers import CONTACT_COLUMNS, Reach, examples, write_table
+
+FIRST_DAY = dt.date(2026, 11, 10)
+ZONES = {"B1": "Asia/Shanghai", "B2": "America/New_York", "B3": None}  # B3: the policy's default zone
+LOAN_OF = {"L1": "B1", "L2": "B1", "L3": "B2", "L4": "B3"}
+RULES = {
+    "third_party": {"min_days_past_due": 3, "registered_only": True, "unreachable_after_failed_calls": 2,
+                    "amount_tiers": [{"overdue_amount_at_least": 1500, "min_days_past_due": 1}],
+                    "escalation": [{"channel": "sms", "at_least": 1},
+                                   {"channel": "call", "at_least": 1, "outcomes": ["no_answer", "busy"]}]},
+    "contact_hours": {"start": "08:00", "end": "21:00"},
+    "frequency": [
+        {"id": "F-DAY", "per": "loan", "window": "day", "max": 2},
+        {"id": "F-7D", "per": "loan", "window": "7d", "max": 3},
+        {"id": "F-7-DAYS", "per": "recipient", "window": "7_days", "max": 3, "channels": ["call"]},
+        {"id": "F-ALL", "per": "recipient", "window": "all", "max": 3}],
+    "do_not_contact": {},
+    "quiet_after_conversation": {"days": 2},
+    "pii": {}, "disclosure": {"terms": ["逾期"], "amounts": True}}
+
+
+def policy(default_zone: str):
+    return parse_policy(yaml.safe_dump({"policy_id": "nightly", "version": "1", "default_timezone": default_zone,
+                                        "rules": RULES}, allow_unicode=True))
+
+
+CHANNELS = ["call", "call", "sms", "email"]
+RECIPIENTS = [("borrower", None), ("borrower", None), ("emergency_contact", "EC1"), ("emergency_contact", "EC9"),
+              ("third_party", "T1"), ("third_party", "B2")]  # B2 is also a borrower: their loans join the scope
+OUTCOMES = ["no_answer", "connected", "busy", "failed", "do_not_contact", None]
+CONTENTS = [None, None, "请尽快还款", "您的亲友已逾期", "欠款 1000.00 元", "call 13812345678"]
+
+
+@st.composite
+def contacts_of(draw, night_day: dt.date, serial: list[int]):
+    """Contacts of local days up to the night's day (most on that day, some arriving late)."""
+    rows = []
+    for _ in range(draw(st.integers(1, 7))):
+        loan = draw(st.sampled_from(sorted(LOAN_OF)))
+        late = draw(st.integers(0, 2)) if draw(st.integers(0, 4)) == 0 else 0
+        day = night_day - dt.timedelta(days=late)
+        zone = ZoneInfo(ZONES[LOAN_OF[loan]] or "Asia/Shanghai")
+        local = dt.datetime.combine(day, dt.time(draw(st.integers(0, 23)), draw(st.sampled_from([0, 30, 59]))),
+                                    tzinfo=zone)
+        kind, rid = draw(st.sampled_from(RECIPIENTS))
+        serial[0] += 1
+        rows.append({"event_id": f"e{serial[0]:04d}", "loan_id": loan, "ts": local.isoformat(),
+                     "channel": draw(st.sampled_from(CHANNELS)), "recipient_type": kind, "recipient_id": rid,
+                     "agent_id": "A1", "outcome": draw(st.sampled_from(OUTCOMES)), "duration_s": None,
+                     "content": draw(st.sampled_from(CONTENTS))})
+    return rows
+
+
+@st.composite
+def nights(draw):
+    """A list of nights: (day judged, tables to load, default timezone of the policy)."""
+    installments = {(loan, seq): {"loan_id": loan, "seq": seq,
+                                  "due_date": str(FIRST_DAY + dt.timedelta(days=draw(st.integers(-12, 4)))),
+                                  "amount_due": draw(st.sampled_from(["1000.00", "600.00"])), "paid_at": None}
+                    for loan in LOAN_OF for seq in (1, 2)}
+    principal = {loan: "20000.00" for loan in LOAN_OF}
+    zones = dict(ZONES)
+    serial = [0]
+    out, previous = [], None
+    gap = draw(st.sampled_from([1, 6, 11, 11]))  # days between nights: wide gaps leave history before a night's window
+    for night in range(draw(st.integers(3, 5))):
+        night_day = FIRST_DAY + dt.timedelta(days=night * gap)
+        if previous is not None and draw(st.integers(0, 5)) == 0:
+            out.append(previous)  # the same files again, the same day judged again
+            continue
+        for key in draw(st.lists(st.sampled_from(sorted(installments)), max_size=3, unique=True)):
+            row = dict(installments[key])
+            change = draw(st.sampled_from(["late payment", "amount", "unpaid"]))
+            if change == "late payment":  # paid some days ago, reported only now
+                paid = dt.datetime.combine(night_day - dt.timedelta(days=draw(st.integers(0, 4 * gap))),
+                                           dt.time(12), tzinfo=dt.timezone.utc)
+                row["paid_at"] = paid.isoformat()
+            elif change == "amount":
+                row["amount_due"] = "1600.00"
+            else:
+                row["paid_at"] = None
+            installments[key] = row
+        if draw(st.integers(0, 6)) == 0:
+            zones["B3"] = draw(st.sampled_from([None, "Europe/London"]))
+        if draw(st.integers(0, 6)) == 0:
+            principal["L4"] = draw(st.sampled_from(["20000.00", "1000.00"]))
+        tables = {
+            "borrowers": [{"borrower_id": b, "timezone": z, "id_number": None, "phone": "13812345678" if b == "B1"
+                           else None, "bank_card": None, "address": None, "name": None} for b, z in zones.items()],
+            "loans": [{"loan_id": loan, "borrower_id": b, "principal": principal[loan]} for loan, b in LOAN_OF.items()],
+            "installments": list(installments.values()),
+            "emergency_contacts": [{"borrower_id": "B1", "contact_id": "EC1"}],
+            "contacts": draw(contacts_of(night_day, serial)),
+        }
+        default = draw(st.sampled_from(["Asia/Shanghai", "Asia/Shanghai", "America/Los_Angeles"]))
+        previous = (night_day, tables, default)
+        out.append(previous)
+    return out
+
+
+def write_night(root: Path, tables: dict) -> Path:
+    for name, rows in tables.items():
+        if name == "contacts":
+            write_table(root, name, [{c: r.get(c) for c in CONTACT_COLUMNS} for r in rows], "jsonl")
+        else:
+            write_table(root, name, rows)
+    return root
+
+
+def comparable(v: pl.DataFrame) -> pl.DataFrame:
+    return v.select(VIOLATION_COLUMNS).sort("rule_id", "event_id")
+
+
+reach = Reach("nightly runs against a full recompute")
+
+
+@pytest.mark.timeout(600)
+def test_nightly_runs_on_kept_facts_equal_a_full_recompute_of_the_same_loads():
+    @settings(max_examples=examples(ci=12, local=6), deadline=None)
+    @given(case=nights())
+    def check(case):
+        reach.case()
+        with tempfile.TemporaryDirectory() as tmp:
+            db = Path(tmp) / "store.duckdb"
+            fresh = store.connect()  # in memory: every run derives every fact from the contacts
+            reported = []
+            for n, (day, tables, default) in enumerate(case):
+                data = write_night(Path(tmp) / f"night{n}", tables)
+                pol = policy(default)
+                kept = audit.audit(db=db, data=data, policy=pol, since=day, until=day)
+                load_dataset(fresh, data)
+                again = run_audit(fresh, pol, since=day, until=day)
+                assert comparable(kept.violations).equals(comparable(again.violations)), (n, day)
+                assert kept.contacts_judged == again.contacts_judged
+                reported.append(kept.violations)
+            every = pl.concat(reported)
+            reach.saw("violations", every.height > 0)
+            reach.saw("history before a night's window", case[-1][0] - case[0][0] >= dt.timedelta(days=10))
+            reach.saw("a rule reading DPD", every["rule_id"].is_in(["TP-DPD", "TP-ESCALATION", "TP-REACHABLE"]).any())
+            reach.saw("a fact derived again", len({d for _, _, d in case}) > 1 or any(
+                t["borrowers"][2]["timezone"] for _, t, _ in case))
+            # The whole store judged at once, on the kept facts and from scratch.
+            full = audit.audit(db=db, policy=pol)
+            assert comparable(full.violations).equals(comparable(run_audit(fresh, pol).violations))
+            fresh.close()
+            # The ledger holds each nightly run's violations as reported.
+            con = store.connect(db)
+            try:
+                for run_id, v in enumerate(reported, start=1):
+                    stored = store.frame(con, "SELECT rule_id, event_id, detail FROM run_violations "
+                                              "WHERE run_id = ? ORDER BY rule_id, event_id", [run_id])
+                    assert stored.equals(v.select("rule_id", "event_id", "detail").sort("rule_id", "event_id"))
+                kept_rows = store.scalar(con, "SELECT count(*) FROM contact_facts")
+                assert kept_rows == store.scalar(con, "SELECT count(*) FROM contacts")
+            finally:
+                con.close()
+
+    check()
+    reach.check(**{"violations": 0.8, "a rule reading DPD": 0.5, "a fact derived again": 0.2,
+                   "history before a night's window": 0.15})
+
+
+def test_a_late_payment_changes_the_dpd_of_the_next_run_on_kept_facts(tmp_path):
+    """DPD is never kept: an instalment paid later than reported changes the next run's verdict."""
+    day = FIRST_DAY
+    unpaid = {"loan_id": "L1", "seq": 1, "due_date": str(day - dt.timedelta(days=10)), "amount_due": "1000.00",
+              "paid_at": None}
+    tables = {"borrowers": [{"borrower_id": "B1", "timezone": "Asia/Shanghai"}],
+              "loans": [{"loan_id": "L1", "borrower_id": "B1", "principal": "5000.00"}],
+              "installments": [unpaid],
+              "contacts": [{"event_id": "tp1", "loan_id": "L1", "ts": f"{day}T10:00:00+08:00", "channel": "call",
+                            "recipient_type": "third_party", "recipient_id": "T1", "agent_id": "A1",
+                            "outcome": "connected"}]}
+    db = tmp_path / "s.duckdb"
+    pol = parse_policy(yaml.safe_dump({"policy_id": "p", "version": "1", "default_timezone": "Asia/Shanghai",
+                                       "rules": {"third_party": {"min_days_past_due": 3}}}))
+    first = audit.audit(db=db, data=write_night(tmp_path / "n1", tables), policy=pol, since=day, until=day)
+    assert first.violations.height == 0  # DPD 10 >= 3
+    paid = dict(unpaid, paid_at=f"{day - dt.timedelta(days=20)}T00:00:00Z")  # paid before it was due
+    tables = dict(tables, installments=[paid], contacts=[])
+    second = audit.audit(db=db, data=write_night(tmp_path / "n2", tables), policy=pol, since=day, until=day)
+    assert second.violations["detail"].to_list() == ["DPD 0 < 3 required"]
+
+
+def test_after_a_purge_the_kept_facts_are_gone_and_the_next_night_is_judged_from_what_is_left(tmp_path):
+    """A purge deletes the borrower's kept facts (personal data) and moves the row-id mark aside;
+    the next night on that store equals a recompute of the same loads."""
+    day = FIRST_DAY
+    contact = {"loan_id": "L1", "channel": "call", "recipient_type": "borrower", "recipient_id": None,
+               "agent_id": "A1", "outcome": "no_answer"}
+    base = {"borrowers": [{"borrower_id": "B1", "timezone": "Asia/Shanghai"},
+                          {"borrower_id": "B2", "timezone": "America/New_York"}],
+            "loans": [{"loan_id": "L1", "borrower_id": "B1", "principal": "5000.00"},
+                      {"loan_id": "L3", "borrower_id": "B2", "principal": "5000.00"}],
+            "installments": [{"loan_id": "L1", "seq": 1, "due_date": str(day), "amount_due": "10.00"}]}
+    first = dict(base, contacts=[dict(contact, event_id=f"a{i}", loan_id=("L1", "L3")[i % 2],
+                                      ts=f"{day}T0{i}:00:00Z") for i in range(6)])
+    db = tmp_path / "s.duckdb"
+    pol = policy("Asia/Shanghai")
+    audit.audit(db=db, data=write_night(tmp_path / "n1", first), policy=pol, since=day, until=day)
+    from audit.api import purge
+
+    assert purge(db, "B2")["contacts"] == 3
+    con = store.connect(db)
+    assert store.scalar(con, "SELECT count(*) FROM contact_facts WHERE borrower_id = 'B2'") == 0
+    con.close()
+    nxt = day + dt.timedelta(days=1)
+    second = dict(base, borrowers=base["borrowers"][:1], loans=base["loans"][:1],
+                  contacts=[dict(contact, event_id=f"b{i}", ts=f"{nxt}T0{i}:30:00Z") for i in range(5)])
+    kept = audit.audit(db=db, data=write_night(tmp_path / "n2", second), policy=pol, since=nxt, until=nxt)
+    fresh = store.connect()
+    load_dataset(fresh, write_night(tmp_path / "r1", dict(first, borrowers=base["borrowers"][:1],
+                                                          loans=base["loans"][:1],
+                                                          contacts=[c for c in first["contacts"]
+                                                                    if c["loan_id"] == "L1"])))
+    load_dataset(fresh, tmp_path / "n2")
+    again = run_audit(fresh, pol, since=nxt, until=nxt)
+    assert kept.contacts_judged == again.contacts_judged == 5
+    assert comparable(kept.violations).equals(comparable(again.violations))
+    assert (kept.violations["rule_id"] == "F-DAY").sum() == 3  # 5 calls on one local day, max 2
