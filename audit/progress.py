@@ -151,7 +151,7 @@ class Bar(Terminal):
                                  redirect_stdout=False)
         self.task = self.progress.add_task("starting", total=None)
         self.done_steps = 0
-        with _sigint_blocked():
+        with uninterrupted():  # the bar's thread inherits a mask with SIGINT blocked: Ctrl-C stays the main thread's
             self.progress.start()
 
     def expect(self, steps: int) -> None:
@@ -179,19 +179,6 @@ class Bar(Terminal):
         self.current = None
         if self.progress.live.is_started:
             self.progress.stop()
-
-
-@contextmanager
-def _sigint_blocked() -> Iterator[None]:
-    """Threads started inside inherit a signal mask with SIGINT blocked (the main thread handles Ctrl-C)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def reporter(*, quiet: bool, verbose: bool, stream=None) -> Terminal:
