@@ -21,23 +21,19 @@ SELECT c.event_id, c.loan_id, c.ts, c.channel, c.recipient_type, c.recipient_id,
        date_diff('day', DATE '1970-01-01', CAST(c.ts AT TIME ZONE z.zone AS DATE)) AS local_day,
        CASE WHEN c.recipient_type = 'borrower' THEN z.borrower_id ELSE c.recipient_id END AS recipient_key,
        c.recipient_type IN ('emergency_contact', 'third_party') AS is_third_party,
-       c.rowid AS contact_rowid,
-       c.content IS NOT NULL AS has_content
-FROM contacts c
+       c.contact_rowid,
+       c.has_content
+FROM (
+    -- the two sets are scanned apart, so that each filter on the row id can skip row groups
+    SELECT event_id, loan_id, ts, channel, recipient_type, recipient_id, agent_id, outcome,
+           rowid AS contact_rowid, content IS NOT NULL AS has_content
+    FROM contacts
+    WHERE rowid > $after_rowid
+      AND ($after_rowid >= 0 OR NOT EXISTS (SELECT 1 FROM contact_facts f WHERE f.event_id = contacts.event_id))
+    UNION ALL
+    SELECT event_id, loan_id, ts, channel, recipient_type, recipient_id, agent_id, outcome,
+           rowid AS contact_rowid, content IS NOT NULL AS has_content
+    FROM contacts
+    WHERE $stale AND rowid <= $after_rowid AND loan_id IN (SELECT loan_id FROM _stale_loans)
+) c
 JOIN facts_loans z ON z.loan_id = c.loan_id
-WHERE c.rowid > $after_rowid
-  AND ($after_rowid >= 0 OR NOT EXISTS (SELECT 1 FROM contact_facts f WHERE f.event_id = c.event_id))
-UNION ALL
-SELECT c.event_id, c.loan_id, c.ts, c.channel, c.recipient_type, c.recipient_id, c.agent_id, c.outcome,
-       z.borrower_id, z.principal, z.zone,
-       c.ts AT TIME ZONE z.zone AS local_ts,
-       CAST(c.ts AT TIME ZONE z.zone AS DATE) AS local_date,
-       epoch_us(c.ts) AS ts_us,
-       date_diff('day', DATE '1970-01-01', CAST(c.ts AT TIME ZONE z.zone AS DATE)) AS local_day,
-       CASE WHEN c.recipient_type = 'borrower' THEN z.borrower_id ELSE c.recipient_id END AS recipient_key,
-       c.recipient_type IN ('emergency_contact', 'third_party') AS is_third_party,
-       c.rowid AS contact_rowid,
-       c.content IS NOT NULL AS has_content
-FROM contacts c
-JOIN facts_loans z ON z.loan_id = c.loan_id
-WHERE $stale AND c.rowid <= $after_rowid AND c.loan_id IN (SELECT loan_id FROM _stale_loans)
