@@ -23,16 +23,17 @@ def contacts_per_agent(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         .cast({"agent_id": pl.String, "contacts": pl.Int64})
 
 
-def scorecard(violations: pl.DataFrame, contacts: pl.DataFrame | None) -> pl.DataFrame:
-    """One row per agent, most violations per 1,000 contacts first (ties: the agent id)."""
-    v = violations
-    waived = (pl.col("status") == "waived") if "status" in v.columns else pl.lit(False)
+def scorecard(by_agent: pl.DataFrame, contacts: pl.DataFrame | None) -> pl.DataFrame:
+    """One row per agent, most violations per 1,000 contacts first (ties: the agent id).
+
+    `by_agent`: violations counted per agent, rule, severity and status (digest.Digest.by_agent)."""
+    v = by_agent
     per_agent = v.group_by("agent_id").agg(
-        pl.len().alias("violations"),
-        *[(pl.col("severity") == s).sum().alias(s) for s in SEVERITIES],
-        waived.sum().alias("waived"),
+        pl.col("n").sum().alias("violations"),
+        *[pl.col("n").filter(pl.col("severity") == s).sum().alias(s) for s in SEVERITIES],
+        pl.col("n").filter(pl.col("status") == "waived").sum().alias("waived"),
     )
-    top = (v.group_by("agent_id", "rule_id").len("n")
+    top = (v.group_by("agent_id", "rule_id").agg(pl.col("n").sum())
            .sort(["agent_id", "n", "rule_id"], descending=[False, True, False], nulls_last=True)
            .group_by("agent_id", maintain_order=True).first()
            .select("agent_id", pl.col("rule_id").alias("top_rule"), pl.col("n").alias("top_rule_violations")))

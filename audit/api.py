@@ -140,8 +140,8 @@ def audit(*, db: str | Path | None = None, data: str | Path | None = None,
             else:
                 ledger.mark(result, wv, as_of)
                 result.violations = result.violations.drop("base_status")
-                result.statuses = ledger.status_counts(result.violations, pol.rule_ids(), {})
-            result.trend = ledger.trend(result.violations)
+                result.statuses = result.counted().statuses(pol.rule_ids(), {})
+            result.trend = result.counted().trend()
         finally:
             con.close()
     if threads_note:

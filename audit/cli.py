@@ -239,12 +239,11 @@ def run(db, data, policy, out, zone, encoding, mapping, fail_on, since, until, l
     progress.finish()
     from . import pii
 
-    v = result.violations
     if fmt == "text":
-        total = getattr(result, "violations_total", v.height)  # Spark past --max-csv-rows: not all read back
-        _say(f"{total} violation(s) in {result.contacts_judged} contact(s) judged; reports in {out}")
+        counted = result.counted()
+        _say(f"{counted.total} violation(s) in {result.contacts_judged} contact(s) judged; reports in {out}")
         _say_statuses(result)
-        for rule_id, n in sorted(v.group_by("rule_id").len().iter_rows()):
+        for rule_id, n in sorted(counted.counts("rule_id").iter_rows()):
             _say(f"  {rule_id:<28}{n:>8}")
         for note in pii.mask_strings(result.notes + (result.load.notes if result.load is not None else [])):
             _say(f"note: {note}")

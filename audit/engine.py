@@ -9,6 +9,7 @@ import duckdb
 import polars as pl
 
 from . import __version__, facts_store, progress
+from .digest import Digest, of_frame
 from .ingest import LoadResult
 from .policy import SEVERITY_RANK, Policy
 from .rules import query_text, run_rule, sql_rules
@@ -62,14 +63,36 @@ class AuditResult:
     runs: list = field(default_factory=list)          # a period report: the runs it drew from
     trend: pl.DataFrame | None = None                 # violations per local date and rule, for the report
     agent_contacts: pl.DataFrame | None = None        # agent_id, contacts judged (SPEC §9 scorecards)
+    # Set by an engine that keeps the rows elsewhere (Spark: the executors wrote them): `violations`
+    # then holds only the rows the report's table shows, and the counts come from `digest`.
+    digest: Digest | None = None
+    violations_total: int | None = None
+    violation_files: bool = True  # False: too many for violations.csv/.parquet; only the engine's own files
+    _counted: tuple = field(default=(None, None), init=False, repr=False, compare=False)
+
+    @property
+    def all_rows(self) -> bool:
+        """Whether `violations` holds every violation (it does, unless an engine kept them elsewhere)."""
+        return self.violations_total is None or self.violations_total == self.violations.height
+
+    def counted(self) -> Digest:
+        """The counts the reports read: the engine's own digest, else counted from the rows held here."""
+        if self.digest is not None:
+            return self.digest
+        rows, digest = self._counted
+        if rows is not self.violations:
+            digest = of_frame(self.violations)
+            self._counted = (self.violations, digest)
+        return digest
+
+    @property
+    def total(self) -> int:
+        return self.counted().total
 
     def worst_at_or_above(self, severity: str) -> bool:
         """Waived violations never count (SPEC §7)."""
         floor = SEVERITY_RANK[severity]
-        v = self.violations
-        if "status" in v.columns:
-            v = v.filter(pl.col("status") != "waived")
-        return any(SEVERITY_RANK[s] >= floor for s in v["severity"].unique().to_list())
+        return any(SEVERITY_RANK[s] >= floor for s in self.counted().unwaived_severities())
 
 
 def judgement_notes(policy: Policy, *, has_emergency_contacts: bool) -> list[str]:

@@ -25,6 +25,7 @@ from .engine import AuditResult, ensure_facts
 from .ingest import REJECTED_SCHEMA, LoadResult, TableCounts
 from .schemas import VIOLATION_COLUMNS
 from .store import RUN_VIOLATION_COLUMNS, frame, scalar
+from .digest import local_date, of_frame
 from .waivers import Waivers, apply, tally
 
 STATUSES = ("new", "seen", "waived", "gone")
@@ -32,8 +33,7 @@ REPORT_COLUMNS = [*VIOLATION_COLUMNS, "status", "waiver_id"]
 _COVERS = ('(r.since IS NULL OR r.since <= {d}) AND (r."until" IS NULL OR {d} <= r."until")')
 
 
-def _local_date() -> pl.Expr:
-    return pl.col("local_time").str.slice(0, 10).str.to_date("%Y-%m-%d")
+_local_date = local_date
 
 
 # ---------------------------------------------------------------- loads in a run's report
@@ -102,28 +102,27 @@ def _gone(con, current: pl.DataFrame) -> dict[str, int]:
 
 
 def status_counts(v: pl.DataFrame, rule_ids: list[str], gone: dict[str, int]) -> dict[str, dict[str, int]]:
-    rules = list(dict.fromkeys([*rule_ids, *gone]))
-    out = {r: dict.fromkeys(STATUSES, 0) for r in rules}
-    if v.height:
-        for rule, status, n in v.group_by("rule_id", "status").len().iter_rows():
-            out.setdefault(rule, dict.fromkeys(STATUSES, 0))[status] = n
-    for rule, n in gone.items():
-        out[rule]["gone"] = n
-    return out
+    return of_frame(v).statuses(rule_ids, gone)
 
 
 def mark(result: AuditResult, waivers: Waivers | None, as_of: date, *, seen: pl.DataFrame | None = None) -> None:
     """status and waiver_id on the result's violations: seen where the ledger had them, else new;
     waived where a waiver applies (the run's own verdict stays in `base_status`)."""
-    v = result.violations.with_columns(pl.lit("new").alias("status"))
+    result.violations = marked(result.violations, waivers, as_of, seen=seen)
+    result.waivers = tally(of_frame(result.violations).waivers_used(), waivers, as_of)
+
+
+def marked(v: pl.DataFrame, waivers: Waivers | None, as_of: date, *, seen: pl.DataFrame | None = None,
+           keep: tuple[str, ...] = ()) -> pl.DataFrame:
+    """Report rows with their status, waiver_id and base_status; also what the Spark executors run
+    on each batch of rows (no ledger there: nothing is seen). `keep`: more columns to carry along."""
+    v = v.with_columns(pl.lit("new").alias("status"))
     if seen is not None and seen.height:
         v = v.join(seen.with_columns(pl.lit(True).alias("_seen")), on=["rule_id", "event_id"], how="left") \
             .with_columns(pl.when(pl.col("_seen")).then(pl.lit("seen")).otherwise(pl.col("status")).alias("status")) \
             .drop("_seen")
     v = v.with_columns(pl.col("status").alias("base_status"))
-    v = apply(v, waivers, as_of)
-    result.violations = v.select(*REPORT_COLUMNS, "base_status")
-    result.waivers = tally(v, waivers, as_of)
+    return apply(v, waivers, as_of).select(*REPORT_COLUMNS, "base_status", *keep)
 
 
 def record(con: duckdb.DuckDBPyConnection, result: AuditResult, *, waivers: Waivers | None, as_of: date,
@@ -133,7 +132,7 @@ def record(con: duckdb.DuckDBPyConnection, result: AuditResult, *, waivers: Waiv
     ensure_facts(con, result.policy, result.since, result.until)
     mark(result, waivers, as_of, seen=_seen(con, result.violations))
     gone = _gone(con, result.violations)
-    result.statuses = status_counts(result.violations, result.policy.rule_ids(), gone)
+    result.statuses = result.counted().statuses(result.policy.rule_ids(), gone)
     v = result.violations
     con.execute("BEGIN TRANSACTION")
     try:
@@ -211,9 +210,7 @@ def run_policy_text(con: duckdb.DuckDBPyConnection, run_id: int) -> str | None:
 
 def trend(v: pl.DataFrame) -> pl.DataFrame:
     """Violations per local date and rule (the report's trend chart)."""
-    if not v.height:
-        return pl.DataFrame(schema={"local_date": pl.Date, "rule_id": pl.String, "n": pl.UInt32})
-    return v.group_by(_local_date().alias("local_date"), "rule_id").len("n").sort("local_date", "rule_id")
+    return of_frame(v).trend()
 
 
 def period_result(con: duckdb.DuckDBPyConnection, since: date | None, until: date | None,
@@ -245,9 +242,10 @@ def period_result(con: duckdb.DuckDBPyConnection, since: date | None, until: dat
                          finished_at=datetime.now(timezone.utc), since=since, until=until,
                          contacts_judged=sum(int(r[1] or 0) for r in info), runs=runs)
     result.load = _loads_of_runs(con, runs)
-    result.statuses = status_counts(result.violations, policy.rule_ids(), gone)
-    result.waivers = tally(v, waivers, as_of)
-    result.trend = trend(result.violations)
+    counted = result.counted()
+    result.statuses = counted.statuses(policy.rule_ids(), gone)
+    result.waivers = tally(of_frame(v).waivers_used(), waivers, as_of)
+    result.trend = counted.trend()
     result.agent_contacts = pl.DataFrame(
         {"agent_id": [a or None for a in per_agent], "contacts": list(per_agent.values())},
         schema={"agent_id": pl.String, "contacts": pl.Int64})

@@ -11,6 +11,10 @@ Every call that blocks the driver (starting the session, reading a result
 back through Arrow, a count) runs under a deadline: a hang becomes a
 one-line error and the session's jobs are cancelled. The deadline is
 CONTACT_AUDIT_SPARK_TIMEOUT seconds per call (default 3600; 0: none).
+
+The driver JVM's heap (spark.driver.memory) is 4g with a local master, whose
+executors run inside it, and 1g with a cluster's, where the driver holds no
+rows; CONTACT_AUDIT_SPARK_DRIVER_MEMORY (a JVM size: 512m, 2g) overrides it.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -43,12 +48,23 @@ from .text_rules import judge_texts, texts_params, uses_text
 _sessions: dict[str, object] = {}
 RAW_COLUMNS = ["rule_id", "event_id", "detail", "evidence"]
 TIMEOUT_ENV = "CONTACT_AUDIT_SPARK_TIMEOUT"
+DRIVER_MEMORY_ENV = "CONTACT_AUDIT_SPARK_DRIVER_MEMORY"
 DEFAULT_TIMEOUT_S = 3600.0
 T = TypeVar("T")
 
 
 class SparkTimeout(LoadError):
     """A blocking Spark call did not return within the deadline (exit 3: the data could not be judged)."""
+
+
+def driver_memory(master: str) -> str:
+    """spark.driver.memory for this master (CONTACT_AUDIT_SPARK_DRIVER_MEMORY overrides it)."""
+    raw = os.environ.get(DRIVER_MEMORY_ENV, "").strip().lower()
+    if raw:
+        if not re.fullmatch(r"[1-9][0-9]*[kmgt]?", raw):
+            raise UsageError(f"{DRIVER_MEMORY_ENV}={raw!r} is not a JVM memory size (such as 512m or 2g)")
+        return raw
+    return "4g" if master.startswith("local") else "1g"
 
 
 def call_timeout() -> float | None:
@@ -159,7 +175,7 @@ def session(master: str):
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
             .config("spark.sql.shuffle.partitions", "8")
-            .config("spark.driver.memory", "4g")
+            .config("spark.driver.memory", driver_memory(master))
             # A lost executor or a stuck broadcast fails the job (and so the run) instead of waiting.
             .config("spark.network.timeout", "120s")
             .config("spark.sql.broadcastTimeout", "300")

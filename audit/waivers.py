@@ -139,12 +139,11 @@ def apply(violations: pl.DataFrame, waivers: Waivers | None, as_of: date) -> pl.
         pl.when(pl.col("waiver_id").is_not_null()).then(pl.lit("waived")).otherwise(pl.col("status")).alias("status"))
 
 
-def tally(violations: pl.DataFrame, waivers: Waivers | None, as_of: date) -> dict:
-    """What summary.json and the report say about the waivers file: used, expired, unused."""
+def tally(used: dict[str, int], waivers: Waivers | None, as_of: date) -> dict:
+    """What summary.json and the report say about the waivers file: used (violations per waiver id,
+    counted by whichever engine judged), expired, unused."""
     if waivers is None:
         return {}
-    used = dict(violations.filter(pl.col("waiver_id").is_not_null()).group_by("waiver_id").len().iter_rows()) \
-        if violations.height else {}
     expired = [w for w in waivers.waivers if not w.applies_on(as_of)]
     unused = [w for w in waivers.waivers if w.applies_on(as_of) and not used.get(w.id)]
     return {

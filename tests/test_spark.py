@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from click.testing import CliRunner
 
 import audit
 from audit.cli import main
+from audit.digest import KEYS
 from audit.sample import generate
 
 try:
@@ -102,6 +104,31 @@ def test_the_deadline_comes_from_the_environment(monkeypatch, value, expected):
 
     monkeypatch.setenv(TIMEOUT_ENV, value)
     assert call_timeout() == expected
+
+
+@pytest.mark.parametrize("master,env,expected", [
+    ("local[2]", None, "4g"),                  # the executors run inside the driver JVM
+    ("spark://127.0.0.1:7077", None, "1g"),    # a cluster's driver holds no rows
+    ("spark://127.0.0.1:7077", "512M", "512m"),
+])
+def test_the_driver_heap_follows_the_master_unless_the_environment_names_one(monkeypatch, master, env, expected):
+    from audit.spark_engine import DRIVER_MEMORY_ENV, driver_memory
+
+    if env is None:
+        monkeypatch.delenv(DRIVER_MEMORY_ENV, raising=False)
+    else:
+        monkeypatch.setenv(DRIVER_MEMORY_ENV, env)
+    assert driver_memory(master) == expected
+
+
+def test_a_driver_heap_that_is_not_a_jvm_size_is_a_usage_error(monkeypatch):
+    from audit.errors import UsageError
+    from audit.spark_engine import DRIVER_MEMORY_ENV, driver_memory
+
+    for bad in ("lots", "0", "2 g", "-1g"):
+        monkeypatch.setenv(DRIVER_MEMORY_ENV, bad)
+        with pytest.raises(UsageError, match=DRIVER_MEMORY_ENV):
+            driver_memory("local[2]")
 
 
 def test_a_bad_deadline_is_a_usage_error(monkeypatch):
@@ -197,8 +224,9 @@ def test_executors_write_every_rejected_row_and_violation_privately_and_the_driv
     result = audit.audit(data=edge_data, out=out, engine="spark", spark_master=MASTER)
     contacts = result.load.counts["contacts"].read
     rejected = pl.read_csv(out / "rejected.csv", infer_schema=False)
+    digest = sum(getattr(result.digest, name).height for name in KEYS)
     allowed = (result.load.rejected.height + result.violations.height + len(result.load.counts)
-               + result.agent_contacts.height + 50)  # + a header line per CSV file
+               + result.agent_contacts.height + digest + 50)  # + a header line per CSV file
     assert sum(n for _, n in received) <= allowed < contacts
     assert not any("content" in cols for cols, _ in received)
     # Written by the executors, masked as the driver's files are, private from the first byte.
@@ -244,3 +272,54 @@ def test_past_max_csv_rows_the_violations_stay_in_parquet_and_are_counted_not_re
 def test_max_csv_rows_belongs_to_the_spark_engine(tmp_path):
     r = CliRunner().invoke(main, ["run", "--data", str(SAMPLE), "--out", str(tmp_path / "o"), "--max-csv-rows", "5"])
     assert r.exit_code == 2 and "--max-csv-rows" in r.output
+
+
+def test_the_driver_reads_back_only_the_tables_rows_yet_every_file_equals_duckdbs(tmp_path, monkeypatch):
+    """With the report's table cut to 7 rows, Spark's driver reads back 7 violation rows and counts; the
+    executors' parts still give DuckDB's violations.csv byte for byte, and the same counts, statuses,
+    waivers and agent scorecards (the digest) in summary.json, agents.csv and report.html."""
+    import json
+    from datetime import date
+
+    import polars as pl
+    from pyspark.sql.classic.dataframe import DataFrame
+
+    from audit.reports import html
+    from audit.spark import readback
+
+    monkeypatch.setattr(html, "MAX_TABLE_ROWS", 7)
+    monkeypatch.setattr(readback, "MAX_TABLE_ROWS", 7)
+    read: list[int] = []
+    original = DataFrame.toArrow
+
+    def record(self, *a, **k):
+        got = original(self, *a, **k)
+        if "detail" in self.columns:  # a frame of report rows
+            read.append(got.num_rows)
+        return got
+    monkeypatch.setattr(DataFrame, "toArrow", record)
+    outs = {}
+    for engine in ("duckdb", "spark"):
+        outs[engine] = tmp_path / engine
+        result = audit.audit(data=SAMPLE, out=outs[engine], engine=engine, spark_master=MASTER,
+                             waivers=SAMPLE / "waivers.yaml", as_of=date(2026, 11, 30))
+        if engine == "spark":
+            assert result.violations.height == 7 and result.violations_total > 7
+    assert read == [7]
+    duck, spark = outs["duckdb"], outs["spark"]
+    for name in ("violations.csv", "agents.csv", "rejected.csv"):
+        assert (spark / name).read_bytes() == (duck / name).read_bytes(), name
+    assert pl.read_parquet(spark / "violations.parquet").equals(pl.read_parquet(duck / "violations.parquet"))
+    summaries = [json.loads((d / "summary.json").read_text()) for d in (duck, spark)]
+    for key in ("violations", "waivers", "contacts_judged", "tables"):
+        assert summaries[0][key] == summaries[1][key], key
+    assert summaries[0]["violations"]["by_status"]["waived"] > 0  # the waivers were applied on the executors
+    pages = [(d / "report.html").read_text() for d in (duck, spark)]
+    total = summaries[0]["violations"]["total"]
+    for page in pages:
+        assert f"This page holds 7 of the {total:,} violations" in page
+    # the charts, severity and rule counts, the agent matrix and the embedded rows are the same page
+    # (but for the run's times and the input fingerprint, which only a load into a store computes)
+    strip = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2})?|sha256-[A-Za-z0-9+/=]+|Run \(UTC\).*?</tr>"
+                       r"|Dataset fingerprint.*?</table>", re.S)
+    assert strip.sub("", pages[0]) == strip.sub("", pages[1])

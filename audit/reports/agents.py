@@ -9,6 +9,7 @@ import polars as pl
 
 from .. import pii
 from ..agents import scorecard
+from ..digest import Digest
 from ..engine import AuditResult
 from .agent_trend import trend_context
 from .tables import excel_safe
@@ -23,7 +24,7 @@ NO_AGENT = "(no agent)"
 
 
 def agents_frame(result: AuditResult) -> pl.DataFrame:
-    return pii.mask_frame(scorecard(result.violations, result.agent_contacts))
+    return pii.mask_frame(scorecard(result.counted().by_agent, result.agent_contacts))
 
 
 def write_agents(result: AuditResult, out: Path) -> None:
@@ -38,11 +39,12 @@ def _cell(column: str, value) -> dict:
     return {"text": False, "v": "" if value is None else value, "shown": shown}
 
 
-def agent_rule_matrix(masked: pl.DataFrame, rule_ids: list[str]) -> dict | None:
+def agent_rule_matrix(masked: Digest, rule_ids: list[str]) -> dict | None:
     """Counts per (agent, rule) for the agents with the most violations; rules in policy order."""
-    if masked.is_empty():
+    if not masked.total:
         return None
-    counts = masked.group_by(pl.col("agent_id").fill_null(NO_AGENT), "rule_id").len("n")
+    counts = masked.by_agent.group_by(pl.col("agent_id").fill_null(NO_AGENT), "rule_id").agg(
+        pl.col("n").sum().cast(pl.UInt32))
     totals = counts.group_by("agent_id").agg(pl.col("n").sum().alias("total")) \
         .sort(["total", "agent_id"], descending=[True, False])
     top = totals.head(MATRIX_AGENTS)
@@ -62,7 +64,7 @@ def agent_rule_matrix(masked: pl.DataFrame, rule_ids: list[str]) -> dict | None:
             "rows": [(row[0], list(row[2:]), row[1]) for row in wide.iter_rows()]}
 
 
-def agents_context(result: AuditResult, masked_violations: pl.DataFrame, db: str | Path | None = None) -> dict | None:
+def agents_context(result: AuditResult, masked: Digest, db: str | Path | None = None) -> dict | None:
     a = agents_frame(result)
     if a.is_empty():
         return None
@@ -71,6 +73,6 @@ def agents_context(result: AuditResult, masked_violations: pl.DataFrame, db: str
         "headings": list(HEADINGS.items()),
         "rows": [[_cell(c, v) for c, v in zip(a.columns, r)] for r in shown.iter_rows()],
         "cut": a.height > MAX_ROWS, "total": a.height,
-        "matrix": agent_rule_matrix(masked_violations, result.policy.rule_ids()),
+        "matrix": agent_rule_matrix(masked, result.policy.rule_ids()),
         "trend": trend_context(result, db, a),
     }

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import re
 import shlex
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
 
 from .. import __version__, pii
+from ..digest import Digest
 from ..engine import AuditResult
 from ..policy import SEVERITY_RANK
 from .agents import agents_context
@@ -47,21 +49,26 @@ STORE_PLACEHOLDER = "STORE.duckdb"
 SCRIPT_HASHES = "script-hashes-of-the-rendered-page"  # replaced once the page is rendered
 
 
-def _counts(v: pl.DataFrame, column: str) -> list[tuple[str, int]]:
-    if v.is_empty():
+def _counts(d: Digest, column: str, frame: str = "by_rule") -> list[tuple[str, int]]:
+    """(key, count), most first, from the masked digest (keys masked alike are one key)."""
+    if not d.total:
         return []
-    g = v.group_by(pl.col(column).fill_null("(none)")).len().sort(["len", column], descending=[True, False])
-    return [(str(k), int(n)) for k, n in g.iter_rows()]
+    g = d.counts(column, frame).group_by(pl.col(column).fill_null("(none)")).agg(pl.col("n").sum()) \
+        .sort(["n", column], descending=[True, False])
+    return [(str(k), int(n)) for k, n in g.iter_rows() if n]
 
 
-def _table_payload(v: pl.DataFrame) -> tuple[dict, str, int]:
-    """The rows for the interactive table (capped), the sentence saying what was left out, and how many."""
+def _table_payload(v: pl.DataFrame, total: int) -> tuple[dict, str, int]:
+    """The rows for the interactive table (capped), the sentence saying what was left out, and how many.
+
+    `v` holds every violation, or (an engine that kept them elsewhere) the rows the table shows."""
     note, left = "", 0
-    if v.height > MAX_TABLE_ROWS:
-        left = v.height - MAX_TABLE_ROWS
-        note = (f"This page holds {MAX_TABLE_ROWS:,} of the {v.height:,} violations ({left:,} left out): the most "
+    if total > MAX_TABLE_ROWS:
+        left = total - MAX_TABLE_ROWS
+        note = (f"This page holds {MAX_TABLE_ROWS:,} of the {total:,} violations ({left:,} left out): the most "
                 "severe first, then the earliest. violations.csv and violations.parquet beside this page hold "
                 "them all.")
+    if v.height > MAX_TABLE_ROWS:
         rank = pl.col("severity").replace_strict(SEVERITY_RANK, return_dtype=pl.Int8)
         v = (v.with_row_index("_order").sort([rank, pl.col("_order")], descending=[True, False])
              .head(MAX_TABLE_ROWS).sort("_order"))
@@ -117,22 +124,23 @@ def _run_rows(result: AuditResult, total: int) -> list[tuple[str, str]]:
     ]
 
 
-def _rules(result: AuditResult, v: pl.DataFrame) -> list[dict]:
-    by_rule = dict(_counts(v, "rule_id"))
-    total = v.height or 1
+def _rules(result: AuditResult, d: Digest) -> list[dict]:
+    by_rule = dict(_counts(d, "rule_id"))
+    total = d.total or 1
     out = []
     for r in describe_rules(result.policy):
         n = by_rule.get(pii.mask_str(r["rule_id"]), 0)
-        out.append({**r, "count": n, "share": f"{100 * n / total:.1f}%" if v.height else "–"})
+        out.append({**r, "count": n, "share": f"{100 * n / total:.1f}%" if d.total else "–"})
     return out
 
 
-def _charts(result: AuditResult, v: pl.DataFrame) -> tuple[dict, list[dict]]:
-    days = dict(_counts(v.with_columns(pl.col("local_time").str.slice(0, 10).alias("day")), "day")) if v.height else {}
+def _charts(result: AuditResult, d: Digest) -> tuple[dict, list[dict]]:
+    by_day = d.by_day.with_columns(pl.col("local_date").dt.strftime("%Y-%m-%d").alias("day"))
+    days = dict(_counts(replace(d, by_day=by_day), "day", "by_day")) if d.total else {}
     rule_sev = {pii.mask_str(r): result.policy.severity_of(r) for r in result.policy.rule_ids()}
-    per_rule = [(r, n, SEVERITY_COLOUR.get(rule_sev.get(r, "medium"), "#555")) for r, n in _counts(v, "rule_id")]
-    per_channel = [(c, n, "#0f766e") for c, n in _counts(v, "channel")]
-    agents = [(a, n, "#7c3aed") for a, n in _counts(v, "agent_id")[:TOP_AGENTS]]
+    per_rule = [(r, n, SEVERITY_COLOUR.get(rule_sev.get(r, "medium"), "#555")) for r, n in _counts(d, "rule_id")]
+    per_channel = [(c, n, "#0f766e") for c, n in _counts(d, "channel", "by_channel")]
+    agents = [(a, n, "#7c3aed") for a, n in _counts(d, "agent_id", "by_agent")[:TOP_AGENTS]]
     return day_chart(*day_buckets(days)), [bar_chart("Violations per rule", per_rule),
                                             bar_chart("Violations per channel", per_channel),
                                             bar_chart(f"Top {TOP_AGENTS} agents by violations", agents)]
@@ -154,11 +162,12 @@ def render(result: AuditResult, db: str | Path | None = None) -> str:
     v = masked_violations(result.violations)
     # an event id that masking changed cannot be pasted into audit explain: the row says so instead
     v = v.with_columns((result.violations["event_id"] != v["event_id"]).fill_null(False).alias("event_masked"))
+    d = result.counted().masked()
     p = result.policy
-    payload, cap_note, left_out = _table_payload(v)
+    payload, cap_note, left_out = _table_payload(v, d.total)
     explain_cfg, explain_note = _explain(result, db)
-    by_sev = dict(_counts(v, "severity"))
-    day, bars = _charts(result, v)
+    by_sev = dict(_counts(d, "severity"))
+    day, bars = _charts(result, d)
     css, error_js, app_js, sort_js = (asset(n) for n in ("report.css", "error.js", "app.js", "sort.js"))
     csp = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
            f"script-src {SCRIPT_HASHES}; base-uri 'none'; form-action 'none'")
@@ -166,24 +175,24 @@ def render(result: AuditResult, db: str | Path | None = None) -> str:
     context = {
         "csp": csp, "version": __version__, "title": pii.mask_str(f"Contact audit: {p.policy_id} {p.version}"),
         "css": css, "error_js": error_js, "app_js": app_js, "sort_js": sort_js,
-        "total": v.height, "contacts_judged": result.contacts_judged, "period": _period(result),
+        "total": d.total, "contacts_judged": result.contacts_judged, "period": _period(result),
         "run_time": f"{result.started_at.strftime('%Y-%m-%d %H:%M')}",
         "severities": [{"name": s, "count": by_sev.get(s, 0)} for s in SEVERITIES],
-        "rules": _rules(result, v),
+        "rules": _rules(result, d),
         "cap_note": cap_note, "left_out": left_out, "explain_note": explain_note,
-        # the Spark engine past --max-csv-rows reads no report rows back: the page links the Parquet it wrote
-        "parquet_total": total if (total := getattr(result, "violations_total", v.height)) > v.height else 0,
+        # the Spark engine past --max-csv-rows writes no violations.csv: the page links the Parquet it wrote
+        "parquet_total": 0 if result.violation_files else d.total,
         "rule_options": p.rule_ids(), "severity_names": SEVERITIES,
-        "channels": sorted(set(v["channel"].drop_nulls().to_list())) if v.height else [],
+        "channels": sorted(set(d.by_channel.filter(pl.col("n") > 0)["channel"].drop_nulls().to_list())),
         "columns": TABLE_COLUMNS, "page_rows": PAGE_ROWS,
         "payload": json_for_script(payload),
         "config": json_for_script({"page": PAGE_ROWS, "shown": [c for c, _ in TABLE_COLUMNS],
                                    "explain": explain_cfg}),
         "day_chart": day, "bar_charts": bars,
-        "agents": agents_context(result, v, db),
+        "agents": agents_context(result, d, db),
         "record": record_context(result),
         **_rejected(result),
-        "run_rows": _run_rows(result, v.height),
+        "run_rows": _run_rows(result, d.total),
         "stored_rows": [(name, t["rows"]) for name, t in fp_tables.items()],
         "default_timezone": p.default_timezone,
         "notes": result.notes, "described": describe_rules(p),

@@ -52,7 +52,8 @@ def run_junit(result, path: str | Path, cap: int = MAX_FAILURES_PER_RULE) -> Pat
     if "status" in v.columns:  # a waived violation is signed off: not a failure (SPEC §7)
         v = v.filter(pl.col("status") != "waived")
     rule_ids = policy.rule_ids()
-    masked_counts = dict(v.group_by("rule_id").len().iter_rows()) if v.height else {}  # keyed as masked
+    unwaived = result.counted().masked().by_rule.filter(pl.col("status") != "waived")
+    masked_counts = dict(unwaived.group_by("rule_id").agg(pl.col("n").sum()).iter_rows())  # keyed as masked
     counts = {r: masked_counts.get(pii.mask_str(r), 0) for r in rule_ids}
     failing = sum(1 for r in rule_ids if counts.get(r))
     elapsed = (result.finished_at - result.started_at).total_seconds()
@@ -79,7 +80,8 @@ def run_junit(result, path: str | Path, cap: int = MAX_FAILURES_PER_RULE) -> Pat
             f.text = _violation_text(row)
         out = ET.SubElement(case, "system-out")
         out.text = (f"{n} violation(s) of {shown(rule_id)} [{severity}]"
-                    + (f"; the first {cap} are listed, violations.csv holds all" if n > cap else ""))
+                    + (f"; the first {cap} are listed, violations.csv holds all" if n > cap else "")
+                    + ("" if result.all_rows else "; listed from the report's table (the engine kept the rows)"))
     return _write(suites, path)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import polars as pl
 
 from .. import __version__, pii
 from ..engine import AuditResult
@@ -13,12 +14,9 @@ SEVERITIES = ("low", "medium", "high", "critical")
 
 
 def summary(result: AuditResult) -> dict:
-    v = result.violations
     by_rule = dict.fromkeys(result.policy.rule_ids(), 0)
     by_sev = dict.fromkeys(SEVERITIES, 0)
-    counts = getattr(result, "violation_counts", None)  # Spark past --max-csv-rows: counted, not read back
-    if counts is None:
-        counts = v.group_by("rule_id", "severity").len()
+    counts = result.counted().by_rule.group_by("rule_id", "severity").agg(pl.col("n").sum())
     for rule, severity, n in counts.iter_rows():
         by_rule[rule] = by_rule.get(rule, 0) + n
         by_sev[severity] = by_sev.get(severity, 0) + n

@@ -1,12 +1,12 @@
 """`audit run --engine spark --data URI`: load, judge and write on Spark, with no local store of contacts.
 
 The driver plans the jobs and receives only: one row of counts per table,
-the first rejected rows (capped), the contacts judged per agent, and the
-report rows when there are at most --max-csv-rows of them (for
-violations.csv, violations.parquet and the HTML report). Every rejected row
-and every violation is also written by the executors under --out
-(rejected.parquet/, violations/ by local month).
-"""
+the first rejected rows (capped), the contacts judged per agent, the
+violations' digest (counts per rule, status, day, channel, agent and waiver)
+and the rows report.html embeds (at most 20,000). Everything per row is
+written by the executors under --out: rejected.parquet/, violations/ by local
+month, and the sorted parts the driver streams into violations.csv and
+violations.parquet (when there are at most --max-csv-rows violations)."""
 
 from __future__ import annotations
 
@@ -15,15 +15,17 @@ from pathlib import Path
 
 import polars as pl
 
-from .. import ledger, progress
+from .. import progress
 from ..errors import LoadError
-from ..engine import AuditResult, judgement_notes, report_rows, rule_meta
+from ..engine import AuditResult, judgement_notes, rule_meta
+from ..waivers import tally
 from ..policy import Policy
 from ..rules import query_text, sql_rules
 from ..text_rules import uses_text
 from .load import load_on_spark
 from .texts import text_violations
-from .write import VIOLATIONS_DIR, write_rejected, write_violations
+from . import readback
+from .write import VIOLATIONS_DIR, write_rejected, write_report_files, write_violations
 
 MAX_CSV_ROWS = 1_000_000  # default of --max-csv-rows
 
@@ -70,8 +72,11 @@ def judge(spark, policy: Policy, since: date | None, until: date | None, has_ec:
 
 
 def run(data: str | Path, policy: Policy, *, master: str, since: date | None, until: date | None,
-        zone: str | None, encoding: str, max_csv_rows: int = MAX_CSV_ROWS):
-    """The AuditResult the reports read, and a writer for the executors' outputs (called inside the report)."""
+        zone: str | None, encoding: str, waivers, as_of: date, max_csv_rows: int = MAX_CSV_ROWS):
+    """The AuditResult the reports read, and a writer for the executors' outputs (called inside the report).
+
+    The result holds the digest and only the rows report.html embeds; violations.csv and
+    violations.parquet are written from the executors' parts (write.write_report_files)."""
     from pyspark.sql import functions as F
 
     from ..spark_engine import blocking, session
@@ -85,54 +90,47 @@ def run(data: str | Path, policy: Policy, *, master: str, since: date | None, un
     has_ec = load.result.counts.get("emergency_contacts") is not None and \
         load.result.counts["emergency_contacts"].loaded > 0
     located, facts = judge(spark, policy, since, until, has_ec)
-    located = blocking(spark, "judging the contacts", lambda: located.localCheckpoint(eager=True))
+    marked = readback.mark(located, policy, waivers, as_of)
+    marked = blocking(spark, "judging the contacts", lambda: marked.localCheckpoint(eager=True))
     progress.step("count the violations and the contacts judged")
     per_agent = facts.where("judged").groupBy("agent_id").agg(F.count(F.lit(1)).alias("contacts"))
     agents = pl.from_arrow(blocking(spark, "counting contacts per agent", per_agent.toArrow))
     judged = int(agents["contacts"].sum() or 0)
-    n = int(blocking(spark, "counting the violations", located.count))
+    n = int(blocking(spark, "counting the violations", marked.count))
+    digest = readback.digest(spark, marked, n)
+    progress.step("read the report table's rows")
+    rows = readback.table_rows(spark, marked)
     notes = judgement_notes(policy, has_emergency_contacts=has_ec)
-    if n <= max_csv_rows:
-        progress.step("read the report rows")
-        violations = report_rows(pl.from_arrow(blocking(spark, "reading the report rows", located.toArrow)), policy)
-        counts = None
-    else:
-        violations = report_rows(pl.from_arrow(blocking(spark, "reading the report rows' schema",
-                                                         located.limit(0).toArrow)), policy)
-        per_rule = located.groupBy("rule_id", "severity").agg(F.count(F.lit(1)).alias("n"))
-        counts = pl.from_arrow(blocking(spark, "counting the violations per rule", per_rule.toArrow))
-        notes.append(f"{n} violations: more than --max-csv-rows {max_csv_rows}, so violations.csv, "
-                     f"violations.parquet and the report's table are not written; every violation is in "
-                     f"{VIOLATIONS_DIR}/ (Parquet, by local month)")
+    files = n <= max_csv_rows
+    if not files:
+        notes.append(f"{n} violations: more than --max-csv-rows {max_csv_rows}, so violations.csv and "
+                     f"violations.parquet are not written; every violation is in {VIOLATIONS_DIR}/ (Parquet, "
+                     f"by local month)")
     result = AuditResult(
-        violations=violations, policy=policy, started_at=started, finished_at=datetime.now(timezone.utc),
+        violations=rows, policy=policy, started_at=started, finished_at=datetime.now(timezone.utc),
         load=load.result, notes=notes, since=since, until=until, contacts_judged=judged,
         agent_contacts=agents.cast({"agent_id": pl.String, "contacts": pl.Int64}),
+        digest=digest, violations_total=n, violation_files=files,
     )
-    result.violations_total = n  # the report rows the executors wrote, whether or not the driver read them
-    if counts is not None:
-        result.violation_counts = counts.select("rule_id", "severity", pl.col("n").cast(pl.Int64))
+    # what a run without a store adds to its result (api.audit does the same for the DuckDB engine)
+    result.waivers = tally(digest.waivers_used(), waivers, as_of)
+    result.statuses = digest.statuses(policy.rule_ids(), {})
+    result.trend = digest.trend()
+    result.violations = rows.drop("base_status")
 
     def write(tmp: Path) -> None:
         try:
             progress.step("write rejected.parquet and violations/ on the executors")
             if load.rejected is not None:
                 write_rejected(load.rejected, tmp)
-            write_violations(located, policy, tmp)
+            write_violations(marked, tmp)
+            if files:
+                progress.step("write violations.csv and violations.parquet from the executors' parts")
+                write_report_files(marked, tmp)
         finally:
             load.release()
 
     return result, write, load.release
-
-
-def finish(result: AuditResult, waivers, as_of: date) -> None:
-    """What a run without a store adds to its result (api.audit does the same for the DuckDB engine)."""
-    ledger.mark(result, waivers, as_of)
-    result.violations = result.violations.drop("base_status")
-    result.statuses = ledger.status_counts(result.violations, result.policy.rule_ids(), {})
-    for rule, _, n in getattr(result, "violation_counts", pl.DataFrame()).iter_rows():
-        result.statuses.setdefault(rule, dict.fromkeys(ledger.STATUSES, 0))["new"] += n  # not read back: all new
-    result.trend = ledger.trend(result.violations)
 
 
 def spark_failure(e: Exception) -> LoadError:
@@ -160,8 +158,7 @@ def audit_spark(*, data, policy: Policy, waivers, as_of: date, out, master: str,
     try:
         with private_umask(), _faults(truth, "the Spark outputs"):
             result, write, release = run(data, policy, master=master, since=since, until=until, zone=zone,
-                                         encoding=encoding, max_csv_rows=max_csv_rows)
-            finish(result, waivers, as_of)
+                                         encoding=encoding, waivers=waivers, as_of=as_of, max_csv_rows=max_csv_rows)
             if out is not None:
                 from ..reports import write_reports
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..policy import Policy
-from ..schemas import VIOLATION_COLUMNS
+from ..ledger import REPORT_COLUMNS
 from .account import REJECTED_COLUMNS
 
 VIOLATIONS_DIR = "violations"          # partitioned by local month: violations/month=2026-11/part-*.parquet
 REJECTED_FILE = "rejected.parquet"     # a directory of parts, as Spark writes
+SORTED_PARTS = ".violations-in-order"  # the executors' sorted parts, merged into violations.csv/.parquet
 
 
 def _masked(columns: list[str], transform=None):
@@ -50,21 +50,49 @@ def write_rejected(rejected, out: Path) -> None:
         .write.mode("errorifexists").parquet(_uri(out / REJECTED_FILE))
 
 
-def write_violations(located, policy: Policy, out: Path) -> None:
-    """Every violation as report rows (engine.report_rows), masked, partitioned by the month of its local time."""
-    from ..engine import report_rows
-
-    cols = [*VIOLATION_COLUMNS, "month"]
+def write_violations(marked, out: Path) -> None:
+    """Every violation as its report row (status and waiver included), masked, partitioned by the month of
+    its local time."""
+    cols = [*REPORT_COLUMNS, "month"]
 
     def rows(df):
         import polars as pl
 
-        return report_rows(df, policy).with_columns(pl.col("local_time").str.slice(0, 7).alias("month"))
+        return df.with_columns(pl.col("local_time").str.slice(0, 7).alias("month"))
 
     schema = ", ".join(f"`{c}` string" for c in cols)
-    located.mapInArrow(_masked(cols, rows), schema).repartition("month") \
+    marked.mapInArrow(_masked(cols, rows), schema).repartition("month") \
         .sortWithinPartitions("ts", "event_id", "rule_id") \
         .write.mode("errorifexists").partitionBy("month").parquet(_uri(out / VIOLATIONS_DIR))
+
+
+def write_report_files(marked, out: Path) -> None:
+    """violations.csv and violations.parquet, as the DuckDB engine writes them (reports/tables.py).
+
+    The executors sort and mask the rows into Parquet parts, in SPEC §5's order (a range partitioning:
+    part files in name order are in row order); the driver then streams those parts into the two
+    files, a batch at a time, so it never holds the violations."""
+    import shutil
+
+    import polars as pl
+
+    from ..reports.tables import excel_safe_lazy
+    from .readback import ORDER
+
+    parts = out / SORTED_PARTS
+    schema = ", ".join(f"`{c}` string" for c in REPORT_COLUMNS)
+    marked.orderBy(*ORDER).mapInArrow(_masked(REPORT_COLUMNS), schema) \
+        .write.mode("errorifexists").parquet(_uri(parts))
+    files = sorted(parts.glob("part-*.parquet"))
+    try:
+        if files:
+            rows = pl.scan_parquet(files)
+        else:
+            rows = pl.LazyFrame(schema=dict.fromkeys(REPORT_COLUMNS, pl.String))
+        rows.sink_parquet(out / "violations.parquet", compression="zstd", statistics=False)
+        excel_safe_lazy(rows).sink_csv(out / "violations.csv")
+    finally:
+        shutil.rmtree(parts)  # written just now, inside this run's private report directory
 
 
 def _uri(path: Path) -> str:
