@@ -67,7 +67,9 @@ class AuditResult:
     # then holds only the rows the report's table shows, and the counts come from `digest`.
     digest: Digest | None = None
     violations_total: int | None = None
-    violation_files: bool = True  # False: too many for violations.csv/.parquet; only the engine's own files
+    # who writes violations.csv/.parquet: "report" (from `violations`), "engine" (its own writer), or
+    # "none" (past Spark's --max-csv-rows: only the engine's partitioned files)
+    violation_files: str = "report"
     _counted: tuple = field(default=(None, None), init=False, repr=False, compare=False)
 
     @property

@@ -56,10 +56,12 @@ def child(data: str, master: str, out: str) -> None:
             return got
         setattr(DataFrame, method, record)
     stages: list[tuple[str, float]] = []
+    peaks: list[int] = []  # the driver's peak resident memory (MB) when each stage began
     step = progress.step
 
     def timed(name: str, *a, **k):
         stages.append((name, time.monotonic()))
+        peaks.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
         return step(name, *a, **k)
     progress.step = timed
     started = time.monotonic()
@@ -74,13 +76,17 @@ def child(data: str, master: str, out: str) -> None:
             if line.startswith("VmHWM:"):
                 jvm_peak_kb = int(line.split()[1])
     marks = stages + [("end", ended)]
+    peaks.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
     per_stage: dict[str, float] = {}
-    for (name, t0), (_, t1) in zip(marks, marks[1:]):
+    grew: dict[str, int] = {}  # how much each stage raised the driver's peak (MB)
+    for i, ((name, t0), (_, t1)) in enumerate(zip(marks, marks[1:])):
         key = "rule " if name.startswith("rule ") else name
         per_stage[key] = round(per_stage.get(key, 0.0) + t1 - t0, 1)
+        grew[key] = grew.get(key, 0) + peaks[i + 1] - peaks[i]
     print(json.dumps({
         "contacts": result.load.counts["contacts"].read, "violations": getattr(result, "violations_total", 0),
         "wall_s": round(ended - started, 1), "stages_s": per_stage,
+        "python_peak_growth_mb": {k: v for k, v in grew.items() if v},
         "driver_bytes": received["bytes"], "driver_calls": received["calls"],
         "python_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
         "jvm_peak_mb": jvm_peak_kb // 1024,

@@ -181,7 +181,7 @@ def render(result: AuditResult, db: str | Path | None = None) -> str:
         "rules": _rules(result, d),
         "cap_note": cap_note, "left_out": left_out, "explain_note": explain_note,
         # the Spark engine past --max-csv-rows writes no violations.csv: the page links the Parquet it wrote
-        "parquet_total": 0 if result.violation_files else d.total,
+        "parquet_total": d.total if result.violation_files == "none" else 0,
         "rule_options": p.rule_ids(), "severity_names": SEVERITIES,
         "channels": sorted(set(d.by_channel.filter(pl.col("n") > 0)["channel"].drop_nulls().to_list())),
         "columns": TABLE_COLUMNS, "page_rows": PAGE_ROWS,

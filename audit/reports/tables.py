@@ -21,17 +21,10 @@ def excel_safe(df: pl.DataFrame) -> pl.DataFrame:
     """
     text = [c for c, t in df.schema.items() if t == pl.String]
     risky = df.select(pl.col(c).str.contains(_FORMULA_START).any() for c in text).row(0) if text else ()
-    return df.with_columns(_quoted(c) for c, hit in zip(text, risky) if hit)
-
-
-def excel_safe_lazy(rows: pl.LazyFrame) -> pl.LazyFrame:
-    """excel_safe for rows streamed in batches: every text column rewritten cell by cell, which gives the
-    same cells (a cell without a formula start is kept as it is)."""
-    return rows.with_columns(_quoted(c) for c, t in rows.collect_schema().items() if t == pl.String)
-
-
-def _quoted(c: str) -> pl.Expr:
-    return pl.when(pl.col(c).str.contains(_FORMULA_START)).then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c)
+    return df.with_columns(
+        pl.when(pl.col(c).str.contains(_FORMULA_START)).then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c)
+        for c, hit in zip(text, risky) if hit
+    )
 
 
 def masked_violations(violations: pl.DataFrame) -> pl.DataFrame:
@@ -44,8 +37,8 @@ def masked_violations(violations: pl.DataFrame) -> pl.DataFrame:
 
 
 def write_violations(result: AuditResult, out: Path) -> None:
-    if not result.all_rows:
-        return  # the engine kept the rows elsewhere (Spark: the executors write these files, or violations/)
+    if result.violation_files != "report":
+        return  # the engine writes them from the rows it kept (Spark's executors), or too many for one file
     v = masked_violations(result.violations)
     v.write_parquet(out / "violations.parquet", compression="zstd", statistics=False)
     excel_safe(v).write_csv(out / "violations.csv")

@@ -110,7 +110,7 @@ def run(data: str | Path, policy: Policy, *, master: str, since: date | None, un
         violations=rows, policy=policy, started_at=started, finished_at=datetime.now(timezone.utc),
         load=load.result, notes=notes, since=since, until=until, contacts_judged=judged,
         agent_contacts=agents.cast({"agent_id": pl.String, "contacts": pl.Int64}),
-        digest=digest, violations_total=n, violation_files=files,
+        digest=digest, violations_total=n, violation_files="engine" if files else "none",
     )
     # what a run without a store adds to its result (api.audit does the same for the DuckDB engine)
     result.waivers = tally(digest.waivers_used(), waivers, as_of)

@@ -14,6 +14,7 @@ from .account import REJECTED_COLUMNS
 
 VIOLATIONS_DIR = "violations"          # partitioned by local month: violations/month=2026-11/part-*.parquet
 REJECTED_FILE = "rejected.parquet"     # a directory of parts, as Spark writes
+PART_ROWS = 20_000                     # rows per sorted part: what the driver holds while copying one
 SORTED_PARTS = ".violations-in-order"  # the executors' sorted parts, merged into violations.csv/.parquet
 
 
@@ -69,28 +70,30 @@ def write_violations(marked, out: Path) -> None:
 def write_report_files(marked, out: Path) -> None:
     """violations.csv and violations.parquet, as the DuckDB engine writes them (reports/tables.py).
 
-    The executors sort and mask the rows into Parquet parts, in SPEC §5's order (a range partitioning:
-    part files in name order are in row order); the driver then streams those parts into the two
-    files, a batch at a time, so it never holds the violations."""
+    The executors sort and mask the rows into Parquet parts of at most PART_ROWS rows, in SPEC §5's
+    order (a range partitioning: part files in name order are in row order). The driver then copies
+    the parts into the two files one part at a time, so what it holds is one part, whatever the
+    number of violations."""
     import shutil
 
     import polars as pl
 
-    from ..reports.tables import excel_safe_lazy
+    from ..reports.tables import excel_safe
     from .readback import ORDER
 
     parts = out / SORTED_PARTS
     schema = ", ".join(f"`{c}` string" for c in REPORT_COLUMNS)
     marked.orderBy(*ORDER).mapInArrow(_masked(REPORT_COLUMNS), schema) \
-        .write.mode("errorifexists").parquet(_uri(parts))
+        .write.mode("errorifexists").option("maxRecordsPerFile", PART_ROWS).parquet(_uri(parts))
     files = sorted(parts.glob("part-*.parquet"))
     try:
-        if files:
-            rows = pl.scan_parquet(files)
-        else:
-            rows = pl.LazyFrame(schema=dict.fromkeys(REPORT_COLUMNS, pl.String))
-        rows.sink_parquet(out / "violations.parquet", compression="zstd", statistics=False)
-        excel_safe_lazy(rows).sink_csv(out / "violations.csv")
+        empty = pl.DataFrame(schema=dict.fromkeys(REPORT_COLUMNS, pl.String))
+        with (out / "violations.csv").open("wb") as csv:
+            empty.write_csv(csv)  # the header line, as write_csv writes it
+            for f in files:
+                excel_safe(pl.read_parquet(f)).write_csv(csv, include_header=False)
+        (pl.scan_parquet(files) if files else empty.lazy()).sink_parquet(
+            out / "violations.parquet", compression="zstd", statistics=False, row_group_size=PART_ROWS)
     finally:
         shutil.rmtree(parts)  # written just now, inside this run's private report directory
 
