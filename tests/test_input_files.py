@@ -246,3 +246,22 @@ def test_a_due_date_outside_years_1_to_9999_is_rejected(tmp_path):
     assert code == 0 and summary["tables"]["installments"]["rejected"] == 1
     assert rejected.filter(pl.col("table") == "installments")["reasons"].to_list() == [
         "due_date '0000-06-01' is outside the years 0001-9999"]
+
+
+def test_a_key_value_folder_is_where_a_file_sits_not_a_column_value(tmp_path):
+    """contacts/channel=sms/part.parquet: DuckDB's reader would take the folder for a hive partition and
+    put 'sms' in every row's channel; the load reads the file's own column (SPEC §1)."""
+    import audit
+    from audit.sample import generate
+
+    flat, nested = tmp_path / "flat", tmp_path / "nested"
+    for root in (flat, nested):
+        generate(root, loans=30, seed=9, fmt="parquet", bad_rows=False)
+    table = nested / "contacts"
+    for f in sorted(p for p in table.rglob("*.parquet")):
+        folder = table / "channel=sms" / "month=2026-10"
+        folder.mkdir(parents=True, exist_ok=True)
+        f.rename(folder / f.name)
+    got, want = audit.audit(data=nested), audit.audit(data=flat)
+    assert set(want.violations["channel"]) - {"sms"}, "the data must have contacts on other channels"
+    assert got.violations.sort("event_id", "rule_id").equals(want.violations.sort("event_id", "rule_id"))

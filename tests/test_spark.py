@@ -323,3 +323,33 @@ def test_the_driver_reads_back_only_the_tables_rows_yet_every_file_equals_duckdb
     strip = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2})?|sha256-[A-Za-z0-9+/=]+|Run \(UTC\).*?</tr>"
                        r"|Dataset fingerprint.*?</table>", re.S)
     assert strip.sub("", pages[0]) == strip.sub("", pages[1])
+
+
+def test_key_value_folders_inside_a_table_are_partitions_on_both_engines(tmp_path):
+    """contacts/month=2026-10/... (as a lake writes it): every file is read, on Spark as on DuckDB, and the
+    folder's key is not taken for a column (SPEC §1: a table's directory holds any number of files)."""
+    data = tmp_path / "data"
+    generate(data, loans=30, seed=9, fmt="mixed")
+    table = data / "contacts"
+    if not table.is_dir():
+        table.mkdir()
+        for f in list(data.glob("contacts.*")):
+            f.rename(table / f.name)
+    files = sorted(p for p in table.iterdir() if p.is_file())
+    assert files, "the generated contacts must be files"
+    for i, f in enumerate(files):
+        folder = table / f"month=2026-{10 + i % 2}" / f"channel=sms"
+        folder.mkdir(parents=True, exist_ok=True)
+        f.rename(folder / f.name)
+    outs = {}
+    for engine in ("duckdb", "spark"):
+        outs[engine] = tmp_path / engine
+        r = CliRunner().invoke(main, ["run", "--data", str(data), "--out", str(outs[engine]), "--engine", engine,
+                                      "--spark-master", MASTER, "--quiet"])
+        assert r.exit_code == 0, r.output
+    for name in ("violations.csv", "rejected.csv"):
+        assert (outs["spark"] / name).read_bytes() == (outs["duckdb"] / name).read_bytes(), name
+    import json
+
+    tables = [json.loads((outs[e] / "summary.json").read_text())["tables"] for e in ("duckdb", "spark")]
+    assert tables[0] == tables[1] and tables[0]["contacts"]["read"] > 100

@@ -15,6 +15,10 @@ rejected.csv's row numbers and values rest on), compressed files, files
 read through a mapping (SPEC §8), files whose header the loader would
 refuse (repeated or missing columns: the old path words the error), and
 files DuckDB cannot read through (see stage_files).
+
+hive_partitioning is off: a folder named `channel=sms/` inside a table's
+directory is where a lake put the file, not a value (DuckDB would otherwise
+put the folder's value in place of the file's own column).
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ def plan_file(con: duckdb.DuckDBPyConnection, table: Table, path: Path, mapped: 
     if mapped or file_form(path) != ("parquet", None) or any(c in str(path) for c in "*?[{"):
         return None  # (DuckDB's reader would take those characters as a glob pattern)
     try:
-        described = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()
+        described = con.execute("DESCRIBE SELECT * FROM read_parquet(?, hive_partitioning = false)", [str(path)]).fetchall()
         rows = con.execute("SELECT sum(num_rows) FROM parquet_file_metadata(?)", [str(path)]).fetchone()[0]
     except duckdb.Error:
         return None  # not Parquet, or broken: the old path says so in its words
@@ -77,7 +81,7 @@ def stage_files(con: duckdb.DuckDBPyConnection, table: Table, stage: str, files:
     """
     zones = sorted(known_zones()) if any(c.kind == "zone" for c in table.columns) else []
     query, params = render_table(table, files[0][0].raw, zones,
-                                 f"read_parquet($paths, filename = true, file_row_number = true)",
+                                 "read_parquet($paths, filename = true, file_row_number = true, hive_partitioning = false)",
                                  f", $firsts[list_position($paths, filename)] + {ROW_NUMBER} AS _idx")
     params.values["paths"] = [str(plan.path) for plan, _ in files]
     params.values["firsts"] = [first for _, first in files]
@@ -115,4 +119,4 @@ def _insert(con: duckdb.DuckDBPyConnection, table: Table, stage: str, typed: dic
         INSERT INTO {stage}
         SELECT {', '.join(quote(n) for n in table.names)}, _idx, _valid, {digest_sql}
         FROM (SELECT {select}, $offset + {ROW_NUMBER} AS _idx, {ok} AS _valid
-              FROM read_parquet($path, file_row_number = true))""", params)
+              FROM read_parquet($path, file_row_number = true, hive_partitioning = false))""", params)
