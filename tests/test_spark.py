@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -246,7 +247,6 @@ def test_executors_write_every_rejected_row_and_violation_privately_and_the_driv
 
 
 def test_past_max_csv_rows_the_violations_stay_in_parquet_and_are_counted_not_read_back(edge_data, tmp_path):
-    import json
 
     import polars as pl
 
@@ -278,7 +278,6 @@ def test_the_driver_reads_back_only_the_tables_rows_yet_every_file_equals_duckdb
     """With the report's table cut to 7 rows, Spark's driver reads back 7 violation rows and counts; the
     executors' parts still give DuckDB's violations.csv byte for byte, and the same counts, statuses,
     waivers and agent scorecards (the digest) in summary.json, agents.csv and report.html."""
-    import json
     from datetime import date
 
     import polars as pl
@@ -349,7 +348,47 @@ def test_key_value_folders_inside_a_table_are_partitions_on_both_engines(tmp_pat
         assert r.exit_code == 0, r.output
     for name in ("violations.csv", "rejected.csv"):
         assert (outs["spark"] / name).read_bytes() == (outs["duckdb"] / name).read_bytes(), name
-    import json
 
     tables = [json.loads((outs[e] / "summary.json").read_text())["tables"] for e in ("duckdb", "spark")]
     assert tables[0] == tables[1] and tables[0]["contacts"]["read"] > 100
+
+
+TEXT_FILE_FLAWS = {  # (file of sample_data, line appended): the load refuses the file, or reads it without NUL
+    "a row with an extra field": ("contacts/resend.csv",
+                                  b"EX1,LX01,2026-09-03T10:00:00+08:00,sms,borrower,,,delivered,,hello,surplus\n"),
+    "a row with an empty extra field": ("contacts/resend.csv",
+                                        b"EX2,LX01,2026-09-03T10:00:00+08:00,sms,borrower,,,delivered,,hello,\n"),
+    "NUL inside values": ("contacts/resend.csv", b"NUL1,LX01,2026-09-03T10:00:00+08:00,sms,borrower,,,deliv\x00ered,,h\x00i\n"),
+    "CSV that is not UTF-8": ("contacts/resend.csv", b"U2,LX01,2026-09-03T10:00:00+08:00,sms,borrower,,,delivered,,\xff\n"),
+    "JSONL that is not UTF-8": ("contacts/manual-b.jsonl",
+                                b'{"event_id": "U1", "loan_id": "LX01", "ts": "2026-09-03T10:00:00+08:00", '
+                                b'"channel": "sms", "recipient_type": "borrower", "content": "\xff\xfe"}\n'),
+}
+
+
+@pytest.mark.parametrize("flaw", list(TEXT_FILE_FLAWS))
+def test_a_flawed_text_file_meets_the_same_fate_on_both_engines(tmp_path, flaw):
+    """Spark's readers would drop surplus fields, replace bad bytes and keep NUL; the executors read each
+    text file whole through the load's own reader, so Spark refuses the same file in the same line."""
+    rel, line = TEXT_FILE_FLAWS[flaw]
+    data = tmp_path / "data"
+    shutil.copytree(SAMPLE, data, ignore=shutil.ignore_patterns("exports", "mappings", "policies"))
+    with (data / rel).open("ab") as f:
+        f.write(line)
+    got = {}
+    for engine in ("duckdb", "spark"):
+        out = tmp_path / engine
+        r = CliRunner().invoke(main, ["run", "--data", str(data), "--out", str(out), "--engine", engine,
+                                      "--spark-master", MASTER, "--quiet"])
+        got[engine] = (r.exit_code, r.stderr.strip())
+    assert got["spark"] == got["duckdb"]
+    if flaw == "NUL inside values":
+        assert got["duckdb"][0] == 0
+        for name in ("violations.csv", "rejected.csv", "summary.json"):
+            spark, duck = ((tmp_path / e / name).read_text() for e in ("spark", "duckdb"))
+            if name == "summary.json":
+                spark, duck = (json.loads(x)["tables"] for x in (spark, duck))
+            assert spark == duck, name
+    else:
+        code, err = got["duckdb"]
+        assert code == 3 and len(err.splitlines()) == 1 and Path(rel).name in err

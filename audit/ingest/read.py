@@ -168,12 +168,13 @@ def _beyond_calendar(df: pl.DataFrame) -> pl.DataFrame:
     return df.with_columns(fixes) if fixes else df
 
 
-def _bytes(path: Path, compression: str | None) -> bytes:
-    """A file's bytes, decompressed (pyarrow's codecs: gzip, zstd)."""
+def _bytes(path: Path, compression: str | None, raw: bytes | None = None) -> bytes:
+    """A file's bytes (read here, or given as `raw`), decompressed (pyarrow's codecs: gzip, zstd)."""
     if compression is None:
-        return path.read_bytes()
+        return path.read_bytes() if raw is None else raw
     try:
-        with pyarrow.input_stream(str(path), compression=compression) as f:
+        source = str(path) if raw is None else pyarrow.BufferReader(raw)
+        with pyarrow.input_stream(source, compression=compression) as f:
             return f.read()
     except Exception as e:  # arrow raises OSError and others for a truncated or mislabelled file
         raise LoadError(f"{path.name}: cannot be decompressed as {compression} ({type(e).__name__}); "
@@ -302,6 +303,23 @@ def read_chunks(path: Path, encoding: str = "utf-8", as_written: bool = False) -
     df = _columns(df, path).with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
     for offset in range(0, df.height, CHUNK_ROWS):  # no rows (or a header alone): nothing to load
         yield df.slice(offset, CHUNK_ROWS)
+
+
+def text_file_error(raw: bytes, path: Path, encoding: str) -> tuple[str, str] | None:
+    """(kind, message) of the error the load gives a CSV or JSONL file with these bytes (as stored, so
+    compressed as its name says), or None. kind is "usage" or "load". The Spark engine runs this on its
+    executors, so both engines refuse the same files, in the same words."""
+    fmt, compression = file_form(path)
+    try:
+        text = _bytes(path, compression, raw)
+        _spec_columns(_read_csv(text, path, encoding) if fmt == "csv" else _read_jsonl(text, path, encoding), path)
+    except UsageError as e:
+        return "usage", str(e)
+    except LoadError as e:
+        return "load", str(e)
+    except Exception as e:  # polars raises many kinds; all mean "cannot parse this file"
+        return "load", str(_cannot_read(path, fmt, e))
+    return None
 
 
 def read_rows(path: Path, rows: list[int]) -> Iterator[pl.DataFrame]:

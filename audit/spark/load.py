@@ -21,6 +21,7 @@ from ..timezones import is_zone
 from .account import REJECTED_COLUMNS, account, account_views, empty_table
 from .check import NAIVE, parse, wall_clock_without_zone
 from .read import ORD, ROW, discover, read_table
+from .textfiles import refuse_bad_text_files
 
 REJECTED_ROWS_SHOWN = 100_000  # rejected rows the driver takes for rejected.csv; all are in rejected.parquet
 
@@ -62,6 +63,7 @@ def load_on_spark(spark, data: str | Path, *, zone: str | None, encoding: str) -
             load.tables[name] = empty_table(spark, table)
             continue
         progress.step(f"read and check {name} on Spark")
+        refuse_bad_text_files(spark, files[name], encoding)
         frames, extras = [], {}
         for df, parts in read_table(spark, name, files[name], encoding=encoding, cached=load.cached):
             missing = [c.name for c in table.columns if c.required and c.name not in df.columns]

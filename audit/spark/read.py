@@ -244,5 +244,8 @@ def read_table(spark, table: str, parts: list[Part], *, encoding: str, cached: l
             df = (spark.read.option("header", "true").option("multiLine", "true").option("escape", '"')
                   .option("nullValue", NO_NULL_TEXT)
                   .option("encoding", encoding).option("mode", "PERMISSIVE").csv([p.uri for p in ps]))
-            frames.append((_with_place(spark, _lower(df, ps[0].name), ps, row_index=False, cached=cached), ps))
+            from .textfiles import without_nul
+
+            frames.append((without_nul(_with_place(spark, _lower(df, ps[0].name), ps, row_index=False,
+                                                   cached=cached)), ps))
     return frames
