@@ -101,15 +101,11 @@ def _gone(con, current: pl.DataFrame) -> dict[str, int]:
     return {r: int(n) for r, n in rows}
 
 
-def status_counts(v: pl.DataFrame, rule_ids: list[str], gone: dict[str, int]) -> dict[str, dict[str, int]]:
-    return of_frame(v).statuses(rule_ids, gone)
-
-
 def mark(result: AuditResult, waivers: Waivers | None, as_of: date, *, seen: pl.DataFrame | None = None) -> None:
     """status and waiver_id on the result's violations: seen where the ledger had them, else new;
     waived where a waiver applies (the run's own verdict stays in `base_status`)."""
     result.violations = marked(result.violations, waivers, as_of, seen=seen)
-    result.waivers = tally(of_frame(result.violations).waivers_used(), waivers, as_of)
+    result.waivers = tally(result.counted().waivers_used(), waivers, as_of)
 
 
 def marked(v: pl.DataFrame, waivers: Waivers | None, as_of: date, *, seen: pl.DataFrame | None = None,
@@ -206,11 +202,6 @@ def period(con: duckdb.DuckDBPyConnection, since: date | None, until: date | Non
 def run_policy_text(con: duckdb.DuckDBPyConnection, run_id: int) -> str | None:
     row = con.execute("SELECT policy_text FROM runs WHERE run_id = ?", [run_id]).fetchone()
     return row[0] if row else None
-
-
-def trend(v: pl.DataFrame) -> pl.DataFrame:
-    """Violations per local date and rule (the report's trend chart)."""
-    return of_frame(v).trend()
 
 
 def period_result(con: duckdb.DuckDBPyConnection, since: date | None, until: date | None,
