@@ -195,3 +195,72 @@ def test_amounts_keep_cents_and_refuse_sub_cent_or_non_positive_values(tmp_path)
     assert "amount_due '1200.175' is not an amount" in reasons["L1|2"]
     assert "amount_due 0.00 is not greater than 0" in reasons["L1|3"]
     assert "seq 0 is below 1" in reasons["L1|0"] and "due_date '2027-02-30' is not a date" in reasons["L1|0"]
+
+
+def _tables(con) -> dict[str, list[tuple]]:
+    names = ("borrowers", "loans", "installments", "emergency_contacts", "contacts")
+    return {n: sorted(con.execute(f"SELECT * FROM {n}").fetchall(), key=repr) for n in names}
+
+
+def _awkward_contacts(root):
+    """Contacts that exercise every fate of a row: loaded, duplicate, conflict, bad value, unknown loan."""
+    root = write_dataset(root, contacts=[])
+    (root / "contacts.jsonl").unlink()
+    same = contact("same", "2026-11-05T10:00:00+08:00", content="hi")
+    write_table(root / "contacts", "a", [same, contact("clash", "2026-11-05T10:00:00+08:00", content="v1"),
+                                         contact("ok", "2026-11-06T10:00:00+08:00"),
+                                         contact("noloan", "2026-11-05T10:00:00+08:00", loan_id="L404")], "parquet")
+    write_table(root / "contacts", "b", [same, contact("clash", "2026-11-05T10:00:00+08:00", content="v2"),
+                                         contact("fax", "2026-11-05T10:00:00+08:00", channel="FAX")], "jsonl")
+    return root
+
+
+def test_an_empty_in_memory_store_takes_the_staged_rows_as_its_table_with_the_same_result_as_a_copy(tmp_path):
+    from audit.ingest.stage import becomes_table
+    from audit.schemas import TABLES
+
+    root = _awkward_contacts(tmp_path / "d")
+    memory, file = store.connect(None), store.connect(tmp_path / "s.duckdb")
+    try:
+        assert becomes_table(memory, TABLES["contacts"]) and not becomes_table(file, TABLES["contacts"])
+        got = {name: load_dataset(con, root) for name, con in (("memory", memory), ("file", file))}
+        assert {k: v.as_dict() for k, v in got["memory"].counts.items()} == {
+            k: v.as_dict() for k, v in got["file"].counts.items()}
+        assert got["memory"].counts["contacts"].as_dict() == dict(read=7, loaded=2, updated=0, duplicates=1,
+                                                                  rejected=4)
+        assert got["memory"].rejected.equals(got["file"].rejected)
+        assert _tables(memory) == _tables(file)
+        # The working columns and the staging tables are gone; the table has the store's columns.
+        assert [r[0] for r in memory.execute("DESCRIBE contacts").fetchall()] == [
+            r[0] for r in file.execute("DESCRIBE contacts").fetchall()]
+        assert memory.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '\\_incoming%' "
+                              "ESCAPE '\\'").fetchone()[0] == 0
+        # A second load into the (no longer empty) table goes the usual way and finds the duplicates.
+        again = load_dataset(memory, root).counts["contacts"]
+        assert (again.loaded, again.duplicates) == (0, 3)
+    finally:
+        memory.close()
+        file.close()
+
+
+def test_a_load_that_fails_after_the_staged_table_became_the_store_table_leaves_it_empty(tmp_path, monkeypatch):
+    import audit.ingest.merge as merge
+
+    root = _awkward_contacts(tmp_path / "d")
+    con = store.connect(None)
+
+    def fail(frame):
+        raise LoadError("disk full")
+
+    monkeypatch.setattr(merge.pii, "mask_frame", fail)  # runs after every table is merged, before the commit
+    try:
+        with pytest.raises(LoadError, match="disk full"):
+            load_dataset(con, root)
+        assert {n: len(rows) for n, rows in _tables(con).items()} == dict.fromkeys(
+            ("borrowers", "loans", "installments", "emergency_contacts", "contacts"), 0)
+        assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '\\_incoming%' "
+                           "ESCAPE '\\'").fetchone()[0] == 0
+        monkeypatch.undo()
+        assert load_dataset(con, root).counts["contacts"].loaded == 2  # and the next load works
+    finally:
+        con.close()

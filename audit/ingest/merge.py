@@ -106,13 +106,17 @@ def _repeated_in_load(con: duckdb.DuckDBPyConnection, table: Table, stage: str, 
     """
     key = list(table.key)
     k = ", ".join(key)
-    copies = frame(con, f"""
-        SELECT s.* FROM {stage} s
-        SEMI JOIN (SELECT {k} FROM {stage} WHERE {' AND '.join(f'{c} IS NOT NULL' for c in key)}
-                   GROUP BY {k} HAVING count(*) > 1) r USING ({k})""")
     none = pl.DataFrame(schema={IDX: pl.Int64})
-    if copies.is_empty():
+    # The keys first (one grouping of the load; usually none repeat), then their rows.
+    repeated = frame(con, f"""SELECT {k} FROM {stage} WHERE {' AND '.join(f'{c} IS NOT NULL' for c in key)}
+                              GROUP BY {k} HAVING count(*) > 1""")
+    if repeated.is_empty():
         return pl.DataFrame(schema={IDX: pl.Int64, "_copies": pl.UInt32}), none
+    con.register("_repeated", repeated)
+    try:
+        copies = frame(con, f"SELECT s.* FROM {stage} s SEMI JOIN _repeated r USING ({k})")
+    finally:
+        con.unregister("_repeated")
     copies = copies.join(raw.select(IDX, *[f"raw_{c}" for c in table.names]), on=IDX, how="left")
     invalid = pl.col(IDX).is_in(rejected.implode())
     signature = pl.when(invalid).then(
@@ -174,7 +178,10 @@ def merge_table(con: duckdb.DuckDBPyConnection, staged: Staged, root: Path, *, e
         written = f"FROM {stage} WHERE _valid" + (
             f" AND {IDX} NOT IN (SELECT {IDX} FROM _not_written)" if not_written.len() else "")
         _digest(con, table, +1, words=f"SELECT count(*), sum({DIGEST}::HUGEINT) % {2**64} {written}")
-        con.execute(f"INSERT INTO {table.name} ({_sql_cols(cols)}) SELECT {_sql_cols(cols)} {written}")
+        if staged.direct and scalar(con, f"SELECT NOT EXISTS (SELECT 1 FROM {table.name})"):
+            _become_table(con, table, stage, not_written.len() > 0)
+        else:
+            con.execute(f"INSERT INTO {table.name} ({_sql_cols(cols)}) SELECT {_sql_cols(cols)} {written}")
     finally:
         con.unregister("_not_written")
         con.unregister("_changed")
@@ -218,6 +225,20 @@ def merge_table(con: duckdb.DuckDBPyConnection, staged: Staged, root: Path, *, e
     )
     assert counts.read == counts.loaded + counts.updated + counts.duplicates + counts.rejected, counts
     return counts, rej
+
+
+def _become_table(con: duckdb.DuckDBPyConnection, table: Table, stage: str, skips: bool) -> None:
+    """The staging table, less the rows not written and its working columns, becomes the (empty) store table.
+
+    Inside the load's transaction: a failed load leaves the empty table as
+    it was. The columns are the table's, in its order (stage._stage).
+    """
+    con.execute(f"DELETE FROM {stage} WHERE NOT _valid" + (
+        f" OR {IDX} IN (SELECT {IDX} FROM _not_written)" if skips else ""))
+    for working in (IDX, "_valid", DIGEST):
+        con.execute(f"ALTER TABLE {stage} DROP COLUMN {working}")
+    con.execute(f"DROP TABLE {table.name}")
+    con.execute(f"ALTER TABLE {stage} RENAME TO {table.name}")
 
 
 def _source_values(rows: pl.DataFrame, sources: dict[str, list[str]]) -> pl.DataFrame:

@@ -87,7 +87,10 @@ def _value(col: Col, raw: str, t: str, raw_type: str, p: Params, zones: list[str
     kind = col.kind
     if raw_type == TEXT:
         if col.name == "content":  # message text is kept as written; only a blank one is empty
-            return f"CASE WHEN regexp_full_match({raw}, '{_WS_CLASS}*') THEN NULL ELSE {raw} END", "true"
+            # (a blank text is empty or starts with white space: the first code point is tested first)
+            first = f"ord({raw})"
+            return (f"CASE WHEN ({first} < 33 OR list_contains({p.add('ws', [ord(c) for c in WHITESPACE if ord(c) > 32])}, "
+                    f"{first})) AND regexp_full_match({raw}, '{_WS_CLASS}*') THEN NULL ELSE {raw} END", "true")
         if kind == "enum":  # the usual value is canonical already; ASCII only, as DuckDB and Polars
             enum = p.add("enum", list(col.enum))  # lower-case some other letters differently
             return (f"CASE WHEN list_contains({enum}, {raw}) THEN {raw} ELSE lower({t}) END",

@@ -37,9 +37,24 @@ DIGEST = "_digest"  # each row's input-fingerprint hash (reports/manifest.py)
 STAGE_ROWS = 500_000  # rows appended to a staging table at once: one append per chunk is several times slower
 
 
-def _stage(con: duckdb.DuckDBPyConnection, table: Table, name: str) -> None:
+def _stage(con: duckdb.DuckDBPyConnection, table: Table, name: str, direct: bool) -> None:
     cols = ", ".join(f"{c.name} {SQL_TYPE[c.kind]}" for c in table.columns)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({cols}, {IDX} BIGINT, _valid BOOLEAN, {DIGEST} UBIGINT)")
+    temp = "" if direct else "TEMP "
+    con.execute(f"CREATE OR REPLACE {temp}TABLE {name} ({cols}, {IDX} BIGINT, _valid BOOLEAN, {DIGEST} UBIGINT)")
+
+
+def becomes_table(con: duckdb.DuckDBPyConnection, table: Table) -> bool:
+    """Whether the staging table can become the store's table at the merge, instead of being copied into it.
+
+    Only in an in-memory store whose table is empty: there the merge keeps
+    the staged rows it accepts and renames the staging table (merge.py), so
+    ten million contacts are not written twice. In a store file the staged
+    rows would be written to the file before the load's transaction, and
+    the dropped working columns would leave their blocks behind in it.
+    """
+    from ..facts_store import is_kept  # local: facts_store imports the rules, which import the engine
+
+    return not is_kept(con) and con.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {table.name})").fetchone()[0]
 
 
 def _append(con: duckdb.DuckDBPyConnection, name: str, df: pl.DataFrame, select: str = "SELECT * FROM _chunk") -> None:
@@ -62,6 +77,7 @@ class Staged:
     extra: dict[str, None] = field(default_factory=dict)       # columns beyond the table's, in order of appearance
     inputs: dict[str, Input] = field(default_factory=dict)     # file (relative) -> how it was read
     sources: dict[str, list[str]] = field(default_factory=dict)  # mapped file -> its own columns, as written
+    direct: bool = False  # staged in the store's schema, to become its (empty) table: becomes_table()
 
 
 def stage_table(con: duckdb.DuckDBPyConnection, table: Table, files: list[Path | Input], root: Path, *,
@@ -78,8 +94,8 @@ def stage_table(con: duckdb.DuckDBPyConnection, table: Table, files: list[Path |
     """
     from ..reports.manifest import row_hash_sql  # local: reports import the engine, which imports us
 
-    staged = Staged(table, f"{STAGE}_{table.name}")
-    _stage(con, table, staged.stage)
+    staged = Staged(table, f"{STAGE}_{table.name}", direct=becomes_table(con, table))
+    _stage(con, table, staged.stage, staged.direct)
     batch: list[pl.DataFrame] = []
     in_sql: list[tuple[Input, SqlFile, int]] = []  # files for the one pass: (input, plan, first row index)
     # Each row's input-fingerprint hash is computed as it is staged, in the same pass.
