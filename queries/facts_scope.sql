@@ -82,21 +82,27 @@ episodes AS MATERIALIZED (
     WHERE judged AND is_third_party AND dpd >= 1
     GROUP BY loan_id
 ),
-older AS MATERIALIZED (
-    -- what a rule may read before $recent_from, first by what it is, then whether it is in the scope
+in_scope_before AS MATERIALIZED (
+    -- the scope's contacts before $recent_from (a few of the loans and recipients: first, so
+    -- that what follows reads those rows, not the whole history)
     SELECT f.*
     FROM contact_facts f
     WHERE f.local_date < $recent_from
-      AND (f.outcome = 'do_not_contact'
-           OR f.loan_id IN (SELECT loan_id FROM episodes)
-           OR EXISTS (SELECT 1 FROM p_all_windows w
-                      WHERE (w.recipient_types IS NULL OR list_contains(w.recipient_types, f.recipient_type))
-                        AND (w.channels IS NULL OR list_contains(w.channels, f.channel))
-                        AND (w.outcomes IS NULL OR list_contains(w.outcomes, f.outcome))
-                        AND (w.exclude_outcomes IS NULL OR f.outcome IS NULL
-                             OR NOT list_contains(w.exclude_outcomes, f.outcome))))
       AND (f.loan_id IN (SELECT loan_id FROM scope_loans)
            OR f.recipient_id IN (SELECT recipient_key FROM judged_window))
+),
+older AS MATERIALIZED (
+    -- what a rule may read of them
+    SELECT f.*
+    FROM in_scope_before f
+    WHERE f.outcome = 'do_not_contact'
+       OR f.loan_id IN (SELECT loan_id FROM episodes)
+       OR EXISTS (SELECT 1 FROM p_all_windows w
+                  WHERE (w.recipient_types IS NULL OR list_contains(w.recipient_types, f.recipient_type))
+                    AND (w.channels IS NULL OR list_contains(w.channels, f.channel))
+                    AND (w.outcomes IS NULL OR list_contains(w.outcomes, f.outcome))
+                    AND (w.exclude_outcomes IS NULL OR f.outcome IS NULL
+                         OR NOT list_contains(w.exclude_outcomes, f.outcome)))
 ),
 old_calls AS (
     -- the loan's $calls most recent borrower calls before $recent_from: with every later call,
