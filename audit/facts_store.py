@@ -113,6 +113,15 @@ def all_windows(policy: Policy) -> pl.DataFrame:
         schema={"recipient_types": kinds, "channels": kinds, "outcomes": kinds, "exclude_outcomes": kinds})
 
 
+def contact_kinds() -> pl.DataFrame:
+    """Every (recipient type, channel, outcome) a stored contact can have: the load lets in no other."""
+    from .schemas import CHANNELS, OUTCOMES, RECIPIENT_TYPES
+
+    return pl.DataFrame({"recipient_type": list(RECIPIENT_TYPES)}).join(
+        pl.DataFrame({"channel": list(CHANNELS)}), how="cross").join(
+        pl.DataFrame({"outcome": [*OUTCOMES, None]}, schema={"outcome": pl.String}), how="cross")
+
+
 def escalation_steps(policy: Policy) -> pl.DataFrame:
     """The TP-ESCALATION steps as queries/tp_escalation.sql reads them (none when the rule is off)."""
     tp = policy.rules.third_party
@@ -129,7 +138,8 @@ def build_from_kept(con: duckdb.DuckDBPyConnection, policy: Policy, since: date 
     tp = policy.rules.third_party
     calls = (tp.unreachable_after_failed_calls or 0) if tp is not None else 0
     con.execute("DROP TABLE IF EXISTS facts")
-    tables = {"p_all_windows": all_windows(policy), "p_escalation": escalation_steps(policy)}
+    tables = {"p_all_windows": all_windows(policy), "p_escalation": escalation_steps(policy),
+              "p_kinds": contact_kinds()}
     for name, table in tables.items():
         con.register(name, table)
     try:

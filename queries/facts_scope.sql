@@ -28,8 +28,22 @@
 -- payment is never read stale.
 -- Parameters: $since, $until (DATE or NULL), $recent_from (DATE; the earliest
 --             date there is when the whole history is read), $calls; tables p_all_windows(recipient_types,
---             channels, outcomes, exclude_outcomes: VARCHAR[] or NULL), p_escalation (as in tp_escalation.sql)
-WITH judged_window AS MATERIALIZED (
+--             channels, outcomes, exclude_outcomes: VARCHAR[] or NULL), p_escalation (as in tp_escalation.sql),
+--             p_kinds(recipient_type, channel, outcome: every value the load accepts, outcome also NULL)
+WITH counted_kinds AS MATERIALIZED (
+    -- the kinds of contact (recipient type, channel, outcome: '' for none) that a frequency limit
+    -- over the whole history counts, tested once per kind (p_kinds: every kind the load lets in)
+    -- instead of once per stored row
+    SELECT DISTINCT k.recipient_type, k.channel, coalesce(k.outcome, '') AS outcome
+    FROM p_kinds k
+    WHERE EXISTS (SELECT 1 FROM p_all_windows w
+                  WHERE (w.recipient_types IS NULL OR list_contains(w.recipient_types, k.recipient_type))
+                    AND (w.channels IS NULL OR list_contains(w.channels, k.channel))
+                    AND (w.outcomes IS NULL OR list_contains(w.outcomes, k.outcome))
+                    AND (w.exclude_outcomes IS NULL OR k.outcome IS NULL
+                         OR NOT list_contains(w.exclude_outcomes, k.outcome)))
+),
+judged_window AS MATERIALIZED (
     SELECT loan_id, recipient_key
     FROM contact_facts
     WHERE ($since IS NOT NULL OR $until IS NOT NULL)
@@ -82,27 +96,16 @@ episodes AS MATERIALIZED (
     WHERE judged AND is_third_party AND dpd >= 1
     GROUP BY loan_id
 ),
-in_scope_before AS MATERIALIZED (
-    -- the scope's contacts before $recent_from (a few of the loans and recipients: first, so
-    -- that what follows reads those rows, not the whole history)
+older AS MATERIALIZED (
+    -- what a rule may read before $recent_from, of the scope's loans and recipients
     SELECT f.*
     FROM contact_facts f
     WHERE f.local_date < $recent_from
+      AND (f.outcome = 'do_not_contact'
+           OR f.loan_id IN (SELECT loan_id FROM episodes)
+           OR (f.recipient_type, f.channel, coalesce(f.outcome, '')) IN (SELECT recipient_type, channel, outcome FROM counted_kinds))
       AND (f.loan_id IN (SELECT loan_id FROM scope_loans)
            OR f.recipient_id IN (SELECT recipient_key FROM judged_window))
-),
-older AS MATERIALIZED (
-    -- what a rule may read of them
-    SELECT f.*
-    FROM in_scope_before f
-    WHERE f.outcome = 'do_not_contact'
-       OR f.loan_id IN (SELECT loan_id FROM episodes)
-       OR EXISTS (SELECT 1 FROM p_all_windows w
-                  WHERE (w.recipient_types IS NULL OR list_contains(w.recipient_types, f.recipient_type))
-                    AND (w.channels IS NULL OR list_contains(w.channels, f.channel))
-                    AND (w.outcomes IS NULL OR list_contains(w.outcomes, f.outcome))
-                    AND (w.exclude_outcomes IS NULL OR f.outcome IS NULL
-                         OR NOT list_contains(w.exclude_outcomes, f.outcome)))
 ),
 old_calls AS (
     -- the loan's $calls most recent borrower calls before $recent_from: with every later call,
@@ -129,12 +132,7 @@ read_before AS (
     SELECT f.*
     FROM older f
     WHERE f.outcome = 'do_not_contact'
-       OR EXISTS (SELECT 1 FROM p_all_windows w
-                  WHERE (w.recipient_types IS NULL OR list_contains(w.recipient_types, f.recipient_type))
-                    AND (w.channels IS NULL OR list_contains(w.channels, f.channel))
-                    AND (w.outcomes IS NULL OR list_contains(w.outcomes, f.outcome))
-                    AND (w.exclude_outcomes IS NULL OR f.outcome IS NULL
-                         OR NOT list_contains(w.exclude_outcomes, f.outcome)))
+       OR (f.recipient_type, f.channel, coalesce(f.outcome, '')) IN (SELECT recipient_type, channel, outcome FROM counted_kinds)
        OR f.event_id IN (SELECT event_id FROM old_calls)
        OR f.event_id IN (SELECT event_id FROM old_reminders)
 )

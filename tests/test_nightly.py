@@ -46,7 +46,13 @@ RULES = {
         {"id": "F-DAY", "per": "loan", "window": "day", "max": 2},
         {"id": "F-7D", "per": "loan", "window": "7d", "max": 3},
         {"id": "F-7-DAYS", "per": "recipient", "window": "7_days", "max": 3, "channels": ["call"]},
-        {"id": "F-ALL", "per": "recipient", "window": "all", "max": 3}],
+        {"id": "F-ALL", "per": "recipient", "window": "all", "max": 3},
+        # whole-history limits with filters: the nightly run reads their kinds of older contact
+        # (contacts without an outcome included, or excluded)
+        {"id": "F-ALL-TP", "per": "recipient", "window": "all", "max": 1,
+         "recipient_types": ["emergency_contact", "third_party"], "exclude_outcomes": ["failed"]},
+        {"id": "F-ALL-ANSWERED", "per": "loan", "window": "all", "max": 1, "channels": ["call"],
+         "outcomes": ["connected", "busy"]}],
     "do_not_contact": {},
     "quiet_after_conversation": {"days": 2},
     "pii": {}, "disclosure": {"terms": ["逾期"], "amounts": True}}
