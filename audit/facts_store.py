@@ -8,7 +8,10 @@ basis they came from (`facts_loans`) and the policy's default timezone
 
 - a different default timezone, or another layout, derives every fact again;
 - a loan whose basis changed (a reloaded loan or borrower row), or that is
-  gone, has its contacts' facts derived again;
+  gone, has its contacts' facts derived again; every loan's basis is
+  compared with the kept one only when the loads' digests of loans and
+  borrowers moved since the last run (a night that loads contacts alone
+  compares none);
 - contacts without facts (the new load's) get theirs. Contacts are only
   ever appended (an event never changes; only `audit purge` deletes, and it
   resets the mark), so the new ones are those with a row id above the
@@ -52,19 +55,28 @@ def sync(con: duckdb.DuckDBPyConnection, policy: Policy) -> dict[str, int]:
             con.execute("DELETE FROM contact_facts")
             con.execute("DELETE FROM facts_loans")
             con.execute("DELETE FROM facts_basis")
+            con.execute("DELETE FROM facts_sources")
             con.execute("INSERT INTO facts_basis VALUES (?, ?, NULL)", [zone, FACTS_LAYOUT])
             mark = None
-        con.execute("CREATE OR REPLACE TEMP TABLE _loan_basis AS " + query_text("facts_loans"),
-                    {"default_timezone": zone})
-        # Loans whose facts were derived with a basis that no longer holds (changed or deleted).
-        con.execute("""CREATE OR REPLACE TEMP TABLE _stale_loans AS
-                       SELECT DISTINCT loan_id FROM (SELECT * FROM facts_loans EXCEPT ALL SELECT * FROM _loan_basis)""")
-        stale = scalar(con, "SELECT count(*) FROM _stale_loans")
-        if stale:
-            con.execute("DELETE FROM contact_facts WHERE loan_id IN (SELECT loan_id FROM _stale_loans)")
-            con.execute("DELETE FROM facts_loans WHERE loan_id IN (SELECT loan_id FROM _stale_loans)")
-            counts["rederived_loans"] = stale
-        con.execute("INSERT INTO facts_loans SELECT * FROM _loan_basis EXCEPT ALL SELECT * FROM facts_loans")
+        sources = _basis_sources(con)
+        stale = 0
+        if sources is None or sources != _kept_sources(con):  # loans or borrowers may have changed
+            con.execute("CREATE OR REPLACE TEMP TABLE _loan_basis AS " + query_text("facts_loans"),
+                        {"default_timezone": zone})
+            # Loans whose facts were derived with a basis that no longer holds (changed or deleted).
+            con.execute("""CREATE OR REPLACE TEMP TABLE _stale_loans AS
+                           SELECT DISTINCT loan_id FROM (SELECT * FROM facts_loans EXCEPT ALL SELECT * FROM _loan_basis)""")
+            stale = scalar(con, "SELECT count(*) FROM _stale_loans")
+            if stale:
+                con.execute("DELETE FROM contact_facts WHERE loan_id IN (SELECT loan_id FROM _stale_loans)")
+                con.execute("DELETE FROM facts_loans WHERE loan_id IN (SELECT loan_id FROM _stale_loans)")
+                counts["rederived_loans"] = stale
+            con.execute("INSERT INTO facts_loans SELECT * FROM _loan_basis EXCEPT ALL SELECT * FROM facts_loans")
+            con.execute("DELETE FROM facts_sources")
+            if sources is not None:
+                con.executemany("INSERT INTO facts_sources VALUES (?, ?, ?)", sources)
+        else:
+            con.execute("CREATE OR REPLACE TEMP TABLE _stale_loans (loan_id VARCHAR)")
         before = scalar(con, "SELECT count(*) FROM contact_facts")
         stored = scalar(con, "SELECT count(*) FROM contacts")
         # Row ids are compared with a constant only, so that DuckDB skips the row groups below the mark.
@@ -81,13 +93,38 @@ def sync(con: duckdb.DuckDBPyConnection, policy: Policy) -> dict[str, int]:
         counts["new_contacts"] = scalar(con, "SELECT count(*) FROM contact_facts") - before
         con.execute("UPDATE facts_basis SET contacts_rowid = (SELECT max(rowid) FROM contacts WHERE rowid >= ?)",
                     [max(mark or 0, 0)])
-        con.execute("DROP TABLE _loan_basis")
+        con.execute("DROP TABLE IF EXISTS _loan_basis")
         con.execute("DROP TABLE _stale_loans")
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
     return counts
+
+
+def _basis_sources(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int, int]] | None:
+    """The loads' running digests of loans and borrowers (what facts_loans is derived from), or
+    None where they cannot be trusted (a table's row count differs from its digest's).
+
+    While they equal the ones kept at the last sync (facts_sources), no loan's basis changed, and
+    the nightly run need not compare every loan's basis with the kept one. Both tables change only
+    by a load (which updates the digests) or a purge (which deletes them and facts_sources).
+    """
+    rows = {t: (n, d) for t, n, d in con.execute(
+        'SELECT "table", "rows", digest FROM table_digests WHERE "table" IN (\'loans\', \'borrowers\')').fetchall()}
+    out = []
+    for table in ("borrowers", "loans"):
+        count = scalar(con, f"SELECT count(*) FROM {table}")
+        n, digest = rows.get(table, (0, 0))
+        if n != count:
+            return None
+        out.append((table, int(n), int(digest)))
+    return out
+
+
+def _kept_sources(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int, int]]:
+    return [(t, int(n), int(d)) for t, n, d in con.execute(
+        'SELECT "table", "rows", digest FROM facts_sources ORDER BY "table"').fetchall()]
 
 
 # Days before --since that the windowed rules can look back to: 7 local days (or 168 hours), plus

@@ -53,6 +53,8 @@ FACTS_TABLES = {
     "facts_loans": [("loan_id", "VARCHAR"), ("borrower_id", "VARCHAR"), ("principal", "DECIMAL(18,2)"),
                     ("zone", "VARCHAR")],
     "facts_basis": [("default_timezone", "VARCHAR"), ("layout", "INTEGER"), ("contacts_rowid", "BIGINT")],
+    # the loads' digests of loans and borrowers when facts_loans was last compared with them
+    "facts_sources": [("table", "VARCHAR"), ("rows", "BIGINT"), ("digest", "UBIGINT")],
 }
 FACTS_DDL = [f"CREATE TABLE IF NOT EXISTS {name} (" + ", ".join(f'"{c}" {t}' for c, t in cols) + ")"
              for name, cols in FACTS_TABLES.items()]
@@ -263,6 +265,7 @@ def purge_borrower(con: duckdb.DuckDBPyConnection, borrower_id: str, *, dry_run:
         for kept in ("contact_facts", "facts_loans"):  # derived from the deleted rows: derived again if needed
             con.execute(f"DELETE FROM {kept} WHERE loan_id IN (SELECT unnest(?::VARCHAR[]))", [loans])
         con.execute("UPDATE facts_basis SET contacts_rowid = NULL")  # row ids may move once rows are deleted
+        con.execute("DELETE FROM facts_sources")  # facts_loans lost the borrower's loans: compare them again
         if dry_run or not any(deleted.values()):
             con.execute("ROLLBACK")
             return deleted

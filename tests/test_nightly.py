@@ -257,3 +257,80 @@ def test_after_a_purge_the_kept_facts_are_gone_and_the_next_night_is_judged_from
     assert kept.contacts_judged == again.contacts_judged == 5
     assert comparable(kept.violations).equals(comparable(again.violations))
     assert (kept.violations["rule_id"] == "F-DAY").sum() == 3  # 5 calls on one local day, max 2
+
+
+def _tables_basis_compared(monkeypatch) -> list[str]:
+    """Record the queries the facts sync asks for (facts_loans: every loan's basis, compared with the kept one)."""
+    from audit import facts_store
+
+    asked: list[str] = []
+    real = facts_store.query_text
+    monkeypatch.setattr(facts_store, "query_text", lambda name: asked.append(name) or real(name))
+    return asked
+
+
+def test_a_night_that_loads_contacts_alone_compares_no_loan_basis_and_one_that_reloads_loans_does(
+        tmp_path, monkeypatch):
+    day = FIRST_DAY
+    contact = {"loan_id": "L1", "channel": "call", "recipient_type": "borrower", "recipient_id": None,
+               "agent_id": "A1", "outcome": "no_answer"}
+    base = {"borrowers": [{"borrower_id": "B1", "timezone": "Asia/Shanghai"}],
+            "loans": [{"loan_id": "L1", "borrower_id": "B1", "principal": "5000.00"}],
+            "installments": [{"loan_id": "L1", "seq": 1, "due_date": str(day), "amount_due": "10.00"}]}
+    db = tmp_path / "s.duckdb"
+    pol = policy("Asia/Shanghai")
+    nights = [(day + dt.timedelta(days=n), dict(base, contacts=[
+        dict(contact, event_id=f"n{n}c{i}", ts=f"{day + dt.timedelta(days=n)}T0{i}:30:00+08:00") for i in range(4)]))
+        for n in range(4)]
+    # night 2 loads contacts alone; night 3 moves the borrower to another zone (a basis change)
+    nights[2] = (nights[2][0], {"contacts": nights[2][1]["contacts"]})
+    nights[3] = (nights[3][0], dict(nights[3][1], borrowers=[{"borrower_id": "B1", "timezone": "Asia/Tokyo"}]))
+    fresh = store.connect()
+    compared = []
+    for n, (d, tables) in enumerate(nights):
+        asked = _tables_basis_compared(monkeypatch)
+        data = write_night(tmp_path / f"n{n}", tables)
+        kept = audit.audit(db=db, data=data, policy=pol, since=d, until=d)
+        compared.append("facts_loans" in asked)
+        monkeypatch.undo()
+        load_dataset(fresh, data)
+        assert comparable(kept.violations).equals(comparable(run_audit(fresh, pol, since=d, until=d).violations))
+    # night 1 reloads the same loans and borrowers (identical rows: the digests do not move)
+    assert compared == [True, False, False, True]
+    con = store.connect(db)
+    try:
+        zones = store.frame(con, "SELECT DISTINCT zone FROM contact_facts")["zone"].to_list()
+        assert zones == ["Asia/Tokyo"]  # every kept fact of the loan derived again in the new zone
+    finally:
+        con.close()
+    fresh.close()
+
+
+def test_after_a_purge_the_same_loans_loaded_again_get_their_facts_kept_again(tmp_path):
+    """A purge empties the kept loan bases; rows loaded again identical (the same digests as
+    before the purge) must not be taken for an unchanged basis."""
+    from audit.api import purge
+
+    day = FIRST_DAY
+    contact = {"loan_id": "L3", "channel": "call", "recipient_type": "borrower", "recipient_id": None,
+               "agent_id": "A1", "outcome": "no_answer"}
+    tables = {"borrowers": [{"borrower_id": "B1", "timezone": "Asia/Shanghai"},
+                            {"borrower_id": "B2", "timezone": "America/New_York"}],
+              "loans": [{"loan_id": "L1", "borrower_id": "B1", "principal": "5000.00"},
+                        {"loan_id": "L3", "borrower_id": "B2", "principal": "5000.00"}],
+              "installments": [{"loan_id": "L1", "seq": 1, "due_date": str(day), "amount_due": "10.00"}],
+              "contacts": [dict(contact, event_id=f"a{i}", ts=f"{day}T1{i}:00:00Z") for i in range(5)]}
+    db = tmp_path / "s.duckdb"
+    pol = policy("Asia/Shanghai")
+    data = write_night(tmp_path / "n1", tables)
+    first = audit.audit(db=db, data=data, policy=pol, since=day, until=day)
+    assert purge(db, "B2")["contacts"] == 5
+    again = audit.audit(db=db, data=data, policy=pol, since=day, until=day)
+    assert comparable(again.violations).equals(comparable(first.violations))
+    assert again.contacts_judged == 5
+    con = store.connect(db)
+    try:
+        assert store.scalar(con, "SELECT count(*) FROM contact_facts") == store.scalar(
+            con, "SELECT count(*) FROM contacts") == 5
+    finally:
+        con.close()
