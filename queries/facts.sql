@@ -36,7 +36,7 @@ scope_loans AS (
     UNION
     SELECT z.loan_id FROM loan_zone z WHERE z.borrower_id IN (SELECT recipient_key FROM judged_window)
 ),
-contact_local AS (
+contact_local AS NOT MATERIALIZED (
     SELECT c.event_id, c.loan_id, c.ts, c.channel, c.recipient_type, c.recipient_id, c.agent_id, c.outcome,
            z.borrower_id, z.principal, z.zone,
            c.ts AT TIME ZONE z.zone AS local_ts,
