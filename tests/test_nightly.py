@@ -221,17 +221,24 @@ def test_a_late_payment_changes_the_dpd_of_the_next_run_on_kept_facts(tmp_path):
     assert second.violations["detail"].to_list() == ["DPD 0 < 3 required"]
 
 
-def test_after_a_purge_the_kept_facts_are_gone_and_the_next_night_is_judged_from_what_is_left(tmp_path):
-    """A purge deletes the borrower's kept facts (personal data) and moves the row-id mark aside;
-    the next night on that store equals a recompute of the same loads."""
-    day = FIRST_DAY
-    contact = {"loan_id": "L1", "channel": "call", "recipient_type": "borrower", "recipient_id": None,
+def _two_borrowers(day: dt.date, loan: str) -> tuple[dict, dict]:
+    """A borrower call on `loan` (all but its event id and time), and the tables beside it: borrowers
+    B1 (Shanghai) and B2 (New York) with loans L1 and L3, and an instalment of L1 due on `day`."""
+    contact = {"loan_id": loan, "channel": "call", "recipient_type": "borrower", "recipient_id": None,
                "agent_id": "A1", "outcome": "no_answer"}
     base = {"borrowers": [{"borrower_id": "B1", "timezone": "Asia/Shanghai"},
                           {"borrower_id": "B2", "timezone": "America/New_York"}],
             "loans": [{"loan_id": "L1", "borrower_id": "B1", "principal": "5000.00"},
                       {"loan_id": "L3", "borrower_id": "B2", "principal": "5000.00"}],
             "installments": [{"loan_id": "L1", "seq": 1, "due_date": str(day), "amount_due": "10.00"}]}
+    return contact, base
+
+
+def test_after_a_purge_the_kept_facts_are_gone_and_the_next_night_is_judged_from_what_is_left(tmp_path):
+    """A purge deletes the borrower's kept facts (personal data) and moves the row-id mark aside;
+    the next night on that store equals a recompute of the same loads."""
+    day = FIRST_DAY
+    contact, base = _two_borrowers(day, "L1")
     first = dict(base, contacts=[dict(contact, event_id=f"a{i}", loan_id=("L1", "L3")[i % 2],
                                       ts=f"{day}T0{i}:00:00Z") for i in range(6)])
     db = tmp_path / "s.duckdb"
@@ -312,14 +319,8 @@ def test_after_a_purge_the_same_loans_loaded_again_get_their_facts_kept_again(tm
     from audit.api import purge
 
     day = FIRST_DAY
-    contact = {"loan_id": "L3", "channel": "call", "recipient_type": "borrower", "recipient_id": None,
-               "agent_id": "A1", "outcome": "no_answer"}
-    tables = {"borrowers": [{"borrower_id": "B1", "timezone": "Asia/Shanghai"},
-                            {"borrower_id": "B2", "timezone": "America/New_York"}],
-              "loans": [{"loan_id": "L1", "borrower_id": "B1", "principal": "5000.00"},
-                        {"loan_id": "L3", "borrower_id": "B2", "principal": "5000.00"}],
-              "installments": [{"loan_id": "L1", "seq": 1, "due_date": str(day), "amount_due": "10.00"}],
-              "contacts": [dict(contact, event_id=f"a{i}", ts=f"{day}T1{i}:00:00Z") for i in range(5)]}
+    contact, base = _two_borrowers(day, "L3")
+    tables = dict(base, contacts=[dict(contact, event_id=f"a{i}", ts=f"{day}T1{i}:00:00Z") for i in range(5)])
     db = tmp_path / "s.duckdb"
     pol = policy("Asia/Shanghai")
     data = write_night(tmp_path / "n1", tables)

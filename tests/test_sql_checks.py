@@ -42,7 +42,7 @@ BASELINE = {  # one valid row of each table, as text
 
 BLANKS = ["", " ", "\t", "\u3000", "\u00a0", None]
 TEXT = {
-    "str": ["a", " a ", "\u3000a\u00a0", "a b", "\u200b", "\x1c", "\u2028x", "0", *BLANKS],
+    "str": ["a", " a ", "\u3000a\u00a0", "\x85a\x85", "\u0084a", "a b", "\u200b", "\x1c", "\u2028x", "0", *BLANKS],
     "enum": [" Sms ", "SMS", "Sms\u00a0", "fax", "\u0130m", "\u017fms", "sms\u200b", "s_ms", *BLANKS],
     "zone": ["Asia/Shanghai", " UTC ", "asia/shanghai", "Mars/Base", "Etc/GMT+8", *BLANKS],
     "int": ["0", "1", "-1", "+1", "1.0", "1.00", "1.5", "00", "-0", " 5 ", "1e3", "0x10", "\u0663",
