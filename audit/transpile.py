@@ -39,6 +39,11 @@ def _literal(name: str, value) -> exp.Expression:
 def _spark_functions(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.Anonymous) and node.name.upper() == "EPOCH_US":
         return exp.Anonymous(this="UNIX_MICROS", expressions=node.expressions)
+    if isinstance(node, exp.CTE) and node.args.get("materialized") is not None:
+        # `AS [NOT] MATERIALIZED` tells DuckDB's planner how to run a CTE; Spark has no such
+        # syntax (sqlglot writes it through) and plans the CTE itself
+        node = node.copy()
+        node.set("materialized", None)
     return node
 
 

@@ -392,3 +392,13 @@ def test_a_flawed_text_file_meets_the_same_fate_on_both_engines(tmp_path, flaw):
     else:
         code, err = got["duckdb"]
         assert code == 3 and len(err.splitlines()) == 1 and Path(rel).name in err
+
+
+def test_duckdbs_cte_planning_hints_are_left_out_of_the_spark_sql():
+    """`AS [NOT] MATERIALIZED` steers DuckDB's planner; Spark SQL has no such syntax."""
+    from audit.rules import query_text
+    from audit.transpile import to_spark
+
+    assert "MATERIALIZED" in query_text("facts")
+    spark_sql = to_spark(query_text("facts"), {"default_timezone": "UTC", "since": None, "until": None})
+    assert "MATERIALIZED" not in spark_sql.upper() and "WITH loan_zone AS (" in spark_sql
