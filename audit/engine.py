@@ -8,7 +8,7 @@ from datetime import date, datetime, timezone
 import duckdb
 import polars as pl
 
-from . import __version__, facts_store, progress
+from . import __version__, facts_prior, facts_store, progress
 from .digest import Digest, of_frame
 from .ingest import LoadResult
 from .policy import SEVERITY_RANK, Policy
@@ -124,6 +124,7 @@ def build_facts(con: duckdb.DuckDBPyConnection, policy: Policy, since: date | No
         progress.step("the run's facts from the kept ones")
         facts_store.build_from_kept(con, policy, since, until)
         return
+    facts_prior.no_counts(con)
     con.execute("DROP TABLE IF EXISTS facts")
     con.execute(
         "CREATE TEMP TABLE facts AS " + query_text("facts"),

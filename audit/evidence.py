@@ -172,8 +172,14 @@ def frequency(con, limit, f: dict) -> dict:
     if not counted:
         return _not_applicable("not counted by this limit (its recipient type, channel or outcome)")
     group = f["loan_id"] if limit.per == "loan" else f["recipient_key"]
+    # A nightly run's facts hold the whole-history limits' older contacts as counts only
+    # (audit/facts_prior.py): on a store, the kept facts of every contact list them.
+    source = "facts" if limit.window != "all" else (
+        "(SELECT event_id, loan_id, recipient_key, recipient_type, channel, outcome, ts_us, local_day FROM facts "
+        "UNION SELECT event_id, loan_id, recipient_key, recipient_type, channel, outcome, ts_us, local_day "
+        "FROM contact_facts)")
     rows = _rows(con, f"""
-        SELECT event_id FROM facts
+        SELECT event_id FROM {source}
         WHERE {matches}
           AND CASE WHEN $per = 'loan' THEN loan_id = $group ELSE recipient_key IS NOT DISTINCT FROM $group END
           AND (ts_us < $ts OR (ts_us = $ts AND event_id <= $event))

@@ -30,8 +30,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import duckdb
-import polars as pl
 
+from . import facts_prior
 from .policy import Policy
 from .rules import query_text
 from .store import FACTS_LAYOUT, scalar
@@ -56,6 +56,7 @@ def sync(con: duckdb.DuckDBPyConnection, policy: Policy) -> dict[str, int]:
             con.execute("DELETE FROM facts_loans")
             con.execute("DELETE FROM facts_basis")
             con.execute("DELETE FROM facts_sources")
+            facts_prior.clear(con)
             con.execute("INSERT INTO facts_basis VALUES (?, ?, NULL)", [zone, FACTS_LAYOUT])
             mark = None
         sources = _basis_sources(con)
@@ -71,6 +72,7 @@ def sync(con: duckdb.DuckDBPyConnection, policy: Policy) -> dict[str, int]:
                 con.execute("DELETE FROM contact_facts WHERE loan_id IN (SELECT loan_id FROM _stale_loans)")
                 con.execute("DELETE FROM facts_loans WHERE loan_id IN (SELECT loan_id FROM _stale_loans)")
                 counts["rederived_loans"] = stale
+                facts_prior.clear(con)  # their rows and groups may have moved
             con.execute("INSERT INTO facts_loans SELECT * FROM _loan_basis EXCEPT ALL SELECT * FROM facts_loans")
             con.execute("DELETE FROM facts_sources")
             if sources is not None:
@@ -87,9 +89,11 @@ def sync(con: duckdb.DuckDBPyConnection, policy: Policy) -> dict[str, int]:
         if new is None or before + new != stored:
             con.execute("INSERT INTO contact_facts " + query_text("facts_new") + " ORDER BY local_date",
                         {"after_rowid": -1, "stale": False})
+            facts_prior.clear(con)
         elif before != stored:
             con.execute("INSERT INTO contact_facts " + query_text("facts_new") + " ORDER BY local_date",
                         {"after_rowid": mark, "stale": stale > 0})
+            facts_prior.add_late(con, policy, mark)
         counts["new_contacts"] = scalar(con, "SELECT count(*) FROM contact_facts") - before
         con.execute("UPDATE facts_basis SET contacts_rowid = (SELECT max(rowid) FROM contacts WHERE rowid >= ?)",
                     [max(mark or 0, 0)])
@@ -140,48 +144,23 @@ def recent_from(policy: Policy, since: date | None) -> date:
     return since - timedelta(days=max(_WINDOW_DAYS, (quiet.days + 2) if quiet is not None else 0))
 
 
-def all_windows(policy: Policy) -> pl.DataFrame:
-    """The filters of the frequency limits that count the whole history: their rows are read whatever their age."""
-    kinds = pl.List(pl.String)
-    rows = [f for f in policy.rules.frequency or [] if f.window == "all"]
-    return pl.DataFrame(
-        {"recipient_types": [f.recipient_types for f in rows], "channels": [f.channels for f in rows],
-         "outcomes": [f.outcomes for f in rows], "exclude_outcomes": [f.exclude_outcomes for f in rows]},
-        schema={"recipient_types": kinds, "channels": kinds, "outcomes": kinds, "exclude_outcomes": kinds})
-
-
-def contact_kinds() -> pl.DataFrame:
-    """Every (recipient type, channel, outcome) a stored contact can have: the load lets in no other."""
-    from .schemas import CHANNELS, OUTCOMES, RECIPIENT_TYPES
-
-    return pl.DataFrame({"recipient_type": list(RECIPIENT_TYPES)}).join(
-        pl.DataFrame({"channel": list(CHANNELS)}), how="cross").join(
-        pl.DataFrame({"outcome": [*OUTCOMES, None]}, schema={"outcome": pl.String}), how="cross")
-
-
-def escalation_steps(policy: Policy) -> pl.DataFrame:
-    """The TP-ESCALATION steps as queries/tp_escalation.sql reads them (none when the rule is off)."""
-    tp = policy.rules.third_party
-    steps = list(tp.escalation) if tp is not None and tp.escalation else []
-    return pl.DataFrame(
-        {"step_no": list(range(1, len(steps) + 1)), "channel": [s.channel for s in steps],
-         "at_least": [s.at_least for s in steps],
-         "outcomes": [None if s.outcomes is None else list(s.outcomes) for s in steps]},
-        schema={"step_no": pl.Int64, "channel": pl.String, "at_least": pl.Int64, "outcomes": pl.List(pl.String)})
-
-
 def build_from_kept(con: duckdb.DuckDBPyConnection, policy: Policy, since: date | None, until: date | None) -> None:
-    """The run's `facts` table (what the rules read of queries/facts.sql's rows) from the stored facts."""
-    tp = policy.rules.third_party
-    calls = (tp.unreachable_after_failed_calls or 0) if tp is not None else 0
+    """The run's `facts` table (what the rules read of queries/facts.sql's rows) from the stored
+    facts, and its `prior_counts`: with --since, the history before the window comes from the
+    kept set of audit/facts_prior.py (brought up to date first)."""
+    start = recent_from(policy, since)
+    use_prior = since is not None
+    if use_prior:
+        facts_prior.prepare(con, policy, start)
     con.execute("DROP TABLE IF EXISTS facts")
-    tables = {"p_all_windows": all_windows(policy), "p_escalation": escalation_steps(policy),
-              "p_kinds": contact_kinds()}
-    for name, table in tables.items():
-        con.register(name, table)
+    con.register("p_escalation", facts_prior.escalation_steps(policy))
     try:
         con.execute("CREATE TEMP TABLE facts AS " + query_text("facts_scope"),
-                    {"since": since, "until": until, "recent_from": recent_from(policy, since), "calls": calls})
+                    {"since": since, "until": until, "recent_from": start, "calls": facts_prior.calls(policy),
+                     "use_prior": use_prior})
     finally:
-        for name in tables:
-            con.unregister(name)
+        con.unregister("p_escalation")
+    if use_prior:
+        facts_prior.counts_for_run(con, policy, start)
+    else:
+        facts_prior.no_counts(con)

@@ -82,7 +82,7 @@ def sql_rules(policy: Policy, *, has_emergency_contacts: bool) -> list[Rule]:
         rules.append(Rule(f.id, "frequency", {
             "recipient_types": _list(f.recipient_types), "channels": _list(f.channels),
             "outcomes": _list(f.outcomes), "exclude_outcomes": _list(f.exclude_outcomes),
-            "per": f.per, "window": f.window, "max": f.max,
+            "per": f.per, "window": f.window, "max": f.max, "rule_id": f.id,
         }))
     if r.do_not_contact is not None:
         rules.append(Rule("DNC", "dnc", {"recipient_types": _list(r.do_not_contact.recipient_types)}))

@@ -200,6 +200,10 @@ def session(master: str):
     return _sessions[master]
 
 
+# queries/frequency.sql adds a nightly run's kept counts (audit/facts_prior.py); Spark reads everything
+PRIOR_COUNTS_SCHEMA = "rule_id string, grp string, n bigint"
+
+
 def _view(spark, name: str, table: pl.DataFrame) -> None:
     arrow = table.to_arrow()
     blocking(spark, f"taking {name} over", lambda: spark.createDataFrame(arrow)).createOrReplaceTempView(name)
@@ -254,6 +258,8 @@ def _judge(spark, policy: Policy, since: date | None, until: date | None, has_ec
     facts = spark.sql(to_spark(query_text("facts"), {
         "default_timezone": policy.default_timezone, "since": since, "until": until}))
     facts.cache().createOrReplaceTempView("facts")
+    # the whole history is read here: no kept counts to add to the whole-history limits
+    spark.createDataFrame([], PRIOR_COUNTS_SCHEMA).createOrReplaceTempView("prior_counts")
     try:
         parts = []
         for rule in sql_rules(policy, has_emergency_contacts=has_ec):

@@ -42,19 +42,27 @@ def _ddl() -> list[str]:
 # facts_basis (the policy's default timezone and this layout's number) and facts_loans (each
 # loan's borrower, principal and zone).
 FACTS_LAYOUT = 1
+_FACT_COLUMNS = [
+    ("event_id", "VARCHAR"), ("loan_id", "VARCHAR"), ("ts", "TIMESTAMPTZ"), ("channel", "VARCHAR"),
+    ("recipient_type", "VARCHAR"), ("recipient_id", "VARCHAR"), ("agent_id", "VARCHAR"),
+    ("outcome", "VARCHAR"), ("borrower_id", "VARCHAR"), ("principal", "DECIMAL(18,2)"), ("zone", "VARCHAR"),
+    ("local_ts", "TIMESTAMP"), ("local_date", "DATE"), ("ts_us", "BIGINT"), ("local_day", "BIGINT"),
+    ("recipient_key", "VARCHAR"), ("is_third_party", "BOOLEAN"), ("contact_rowid", "BIGINT"),
+    ("has_content", "BOOLEAN")]
 FACTS_TABLES = {
-    "contact_facts": [
-        ("event_id", "VARCHAR"), ("loan_id", "VARCHAR"), ("ts", "TIMESTAMPTZ"), ("channel", "VARCHAR"),
-        ("recipient_type", "VARCHAR"), ("recipient_id", "VARCHAR"), ("agent_id", "VARCHAR"),
-        ("outcome", "VARCHAR"), ("borrower_id", "VARCHAR"), ("principal", "DECIMAL(18,2)"), ("zone", "VARCHAR"),
-        ("local_ts", "TIMESTAMP"), ("local_date", "DATE"), ("ts_us", "BIGINT"), ("local_day", "BIGINT"),
-        ("recipient_key", "VARCHAR"), ("is_third_party", "BOOLEAN"), ("contact_rowid", "BIGINT"),
-        ("has_content", "BOOLEAN")],
+    "contact_facts": _FACT_COLUMNS,
     "facts_loans": [("loan_id", "VARCHAR"), ("borrower_id", "VARCHAR"), ("principal", "DECIMAL(18,2)"),
                     ("zone", "VARCHAR")],
     "facts_basis": [("default_timezone", "VARCHAR"), ("layout", "INTEGER"), ("contacts_rowid", "BIGINT")],
     # the loads' digests of loans and borrowers when facts_loans was last compared with them
     "facts_sources": [("table", "VARCHAR"), ("rows", "BIGINT"), ("digest", "UBIGINT")],
+    # What a nightly run reads of the history before its window (audit/facts_prior.py), for the
+    # contacts with a local date before `watermark`: the candidate rows (do-not-contact requests,
+    # each loan's latest borrower calls and reminders) and, per whole-history frequency limit and
+    # group, how many contacts it counts. Kept for one policy (`policy_key`).
+    "facts_prior_rows": _FACT_COLUMNS,
+    "facts_prior_counts": [("rule_id", "VARCHAR"), ("grp", "VARCHAR"), ("n", "BIGINT")],
+    "facts_prior_basis": [("policy_key", "VARCHAR"), ("watermark", "DATE"), ("compacted_rows", "BIGINT")],
 }
 FACTS_DDL = [f"CREATE TABLE IF NOT EXISTS {name} (" + ", ".join(f'"{c}" {t}' for c, t in cols) + ")"
              for name, cols in FACTS_TABLES.items()]
@@ -266,6 +274,8 @@ def purge_borrower(con: duckdb.DuckDBPyConnection, borrower_id: str, *, dry_run:
             con.execute(f"DELETE FROM {kept} WHERE loan_id IN (SELECT unnest(?::VARCHAR[]))", [loans])
         con.execute("UPDATE facts_basis SET contacts_rowid = NULL")  # row ids may move once rows are deleted
         con.execute("DELETE FROM facts_sources")  # facts_loans lost the borrower's loans: compare them again
+        for prior in ("facts_prior_rows", "facts_prior_counts", "facts_prior_basis"):  # built again when next needed
+            con.execute(f"DELETE FROM {prior}")
         if dry_run or not any(deleted.values()):
             con.execute("ROLLBACK")
             return deleted

@@ -8,42 +8,31 @@
 --   recent          every contact from $recent_from on: the day, 168-hour,
 --                   7-local-day and quiet-period windows lie within it
 --                   (audit/facts_store.py sets it some days before --since)
--- and before it:
---   do_not_contact  every such contact (DNC: the first request, ever)
---   p_all_windows   contacts that a frequency limit over the whole history
---                   counts (its filters: recipient types, channels, outcomes)
+-- and before it, out of the rows kept for it (facts_prior_rows, kept by
+-- audit/facts_prior.py for exactly the contacts before $recent_from):
+--   do_not_contact  the recipient's first requests (DNC: the first, ever)
 --   episodes        for each loan with a judged third-party contact in an
 --                   episode: per escalation step, its at_least most recent
 --                   reminders after the earliest such episode start
 --                   (TP-ESCALATION), and its $calls most recent borrower
 --                   calls (TP-REACHABLE reads the $calls calls before a
 --                   contact; a suffix of each loan's calls keeps their order)
--- A rule reads differences of running counts or whole groups, so leaving out
--- older rows no rule reads changes no verdict (tests/test_nightly.py and
--- tests/test_slices.py compare with facts.sql over everything).
+-- The whole-history frequency limits add the kept counts of the contacts
+-- before $recent_from (table prior_counts) to their own: those contacts are
+-- not rows here. A rule reads differences of running counts or whole groups,
+-- so leaving out older rows no rule reads changes no verdict
+-- (tests/test_nightly.py and tests/test_slices.py compare with facts.sql over
+-- everything).
 -- Beside facts.sql's columns: contact_rowid and has_content, for the text
 -- rules (queries/texts_kept.sql).
 -- DPD, overdue amount and episode are derived here, for the judged
 -- third-party contacts only, from the instalments as they are now: a late
 -- payment is never read stale.
 -- Parameters: $since, $until (DATE or NULL), $recent_from (DATE; the earliest
---             date there is when the whole history is read), $calls; tables p_all_windows(recipient_types,
---             channels, outcomes, exclude_outcomes: VARCHAR[] or NULL), p_escalation (as in tp_escalation.sql),
---             p_kinds(recipient_type, channel, outcome: every value the load accepts, outcome also NULL)
-WITH counted_kinds AS MATERIALIZED (
-    -- the kinds of contact (recipient type, channel, outcome: '' for none) that a frequency limit
-    -- over the whole history counts, tested once per kind (p_kinds: every kind the load lets in)
-    -- instead of once per stored row
-    SELECT DISTINCT k.recipient_type, k.channel, coalesce(k.outcome, '') AS outcome
-    FROM p_kinds k
-    WHERE EXISTS (SELECT 1 FROM p_all_windows w
-                  WHERE (w.recipient_types IS NULL OR list_contains(w.recipient_types, k.recipient_type))
-                    AND (w.channels IS NULL OR list_contains(w.channels, k.channel))
-                    AND (w.outcomes IS NULL OR list_contains(w.outcomes, k.outcome))
-                    AND (w.exclude_outcomes IS NULL OR k.outcome IS NULL
-                         OR NOT list_contains(w.exclude_outcomes, k.outcome)))
-),
-judged_window AS MATERIALIZED (
+--             date there is when the whole history is read), $calls, $use_prior (whether the kept rows
+--             hold the history before $recent_from: false when it is read whole); table p_escalation
+--             (as in tp_escalation.sql)
+WITH judged_window AS MATERIALIZED (
     SELECT loan_id, recipient_key
     FROM contact_facts
     WHERE ($since IS NOT NULL OR $until IS NOT NULL)
@@ -99,11 +88,9 @@ episodes AS MATERIALIZED (
 older AS MATERIALIZED (
     -- what a rule may read before $recent_from, of the scope's loans and recipients
     SELECT f.*
-    FROM contact_facts f
-    WHERE f.local_date < $recent_from
-      AND (f.outcome = 'do_not_contact'
-           OR f.loan_id IN (SELECT loan_id FROM episodes)
-           OR (f.recipient_type, f.channel, coalesce(f.outcome, '')) IN (SELECT recipient_type, channel, outcome FROM counted_kinds))
+    FROM facts_prior_rows f
+    WHERE $use_prior
+      AND (f.outcome = 'do_not_contact' OR f.loan_id IN (SELECT loan_id FROM episodes))
       AND (f.loan_id IN (SELECT loan_id FROM scope_loans)
            OR f.recipient_id IN (SELECT recipient_key FROM judged_window))
 ),
@@ -132,7 +119,6 @@ read_before AS (
     SELECT f.*
     FROM older f
     WHERE f.outcome = 'do_not_contact'
-       OR (f.recipient_type, f.channel, coalesce(f.outcome, '')) IN (SELECT recipient_type, channel, outcome FROM counted_kinds)
        OR f.event_id IN (SELECT event_id FROM old_calls)
        OR f.event_id IN (SELECT event_id FROM old_reminders)
 )

@@ -5,11 +5,13 @@
 --   day     same local date
 --   7d      ts in (t - 168 h, t]
 --   7_days  local date in [d - 6, d]
---   all     the whole history
+--   all     the whole history (with the contacts before the facts' rows that
+--           a nightly run does not read as rows: their counts per group, kept
+--           by audit/facts_prior.py, come in as table prior_counts)
 -- Parameters: $recipient_types, $channels, $outcomes (VARCHAR[] or NULL = all),
 --             $exclude_outcomes (VARCHAR[] or NULL = none: contacts with these
 --             outcomes are neither counted nor flagged; an empty outcome counts),
---             $per ('loan' | 'recipient'), $window, $max
+--             $per ('loan' | 'recipient'), $window, $max, $rule_id (its row in prior_counts)
 WITH matching AS (
     SELECT event_id, ts_us, local_date, local_day, zone, judged,
            CASE WHEN $per = 'loan' THEN loan_id ELSE recipient_key END AS grp
@@ -19,16 +21,21 @@ WITH matching AS (
       AND ($outcomes IS NULL OR list_contains($outcomes, outcome))
       AND ($exclude_outcomes IS NULL OR outcome IS NULL OR NOT list_contains($exclude_outcomes, outcome))
 ),
+prior AS (
+    SELECT grp, n FROM prior_counts WHERE rule_id = $rule_id AND $window = 'all'
+),
 ranked AS (
-    SELECT *,
-           row_number() OVER (PARTITION BY grp ORDER BY ts_us, event_id) AS sort_pos,
-           min(zone) OVER (PARTITION BY grp) <> max(zone) OVER (PARTITION BY grp) AS spans_zones
-    FROM matching
+    SELECT m.*,
+           coalesce(p.n, 0) AS prior_n,
+           row_number() OVER (PARTITION BY m.grp ORDER BY m.ts_us, m.event_id) AS sort_pos,
+           min(m.zone) OVER (PARTITION BY m.grp) <> max(m.zone) OVER (PARTITION BY m.grp) AS spans_zones
+    FROM matching m
+    LEFT JOIN prior p ON p.grp IS NOT DISTINCT FROM m.grp
 ),
 in_window AS (
     SELECT event_id, judged, local_date,
            CASE $window
-               WHEN 'all' THEN sort_pos
+               WHEN 'all' THEN sort_pos + prior_n
                WHEN 'day' THEN row_number() OVER (PARTITION BY grp, local_day ORDER BY ts_us, event_id)
                WHEN '7d' THEN sort_pos - count(*) OVER (
                    PARTITION BY grp ORDER BY ts_us

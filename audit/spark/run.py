@@ -42,7 +42,7 @@ def judge(spark, policy: Policy, since: date | None, until: date | None, has_ec:
     """(report rows before formatting, facts) as DataFrames: facts, every rule and the text rules on Spark."""
     from pyspark.sql import functions as F
 
-    from ..spark_engine import blocking
+    from ..spark_engine import PRIOR_COUNTS_SCHEMA, blocking
     from ..transpile import to_spark
 
     progress.step("derive facts (DPD, episode, local time)")
@@ -51,6 +51,7 @@ def judge(spark, policy: Policy, since: date | None, until: date | None, has_ec:
     # Materialised: every rule reads the facts, and its plan starts here instead of at the files.
     facts = blocking(spark, "deriving the facts", lambda: facts.localCheckpoint(eager=True))
     facts.createOrReplaceTempView("facts")
+    spark.createDataFrame([], PRIOR_COUNTS_SCHEMA).createOrReplaceTempView("prior_counts")  # nothing kept to add
     parts = []
     for rule in sql_rules(policy, has_emergency_contacts=has_ec):
         for name, table in rule.tables.items():
