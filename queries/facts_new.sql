@@ -29,7 +29,8 @@ FROM (
            rowid AS contact_rowid, content IS NOT NULL AS has_content
     FROM contacts
     WHERE rowid > $after_rowid
-      AND ($after_rowid >= 0 OR NOT EXISTS (SELECT 1 FROM contact_facts f WHERE f.event_id = contacts.event_id))
+      -- the test on $after_rowid sits inside the subquery, where the planner drops the scan it guards
+      AND NOT EXISTS (SELECT 1 FROM contact_facts f WHERE $after_rowid < 0 AND f.event_id = contacts.event_id)
     UNION ALL
     SELECT event_id, loan_id, ts, channel, recipient_type, recipient_id, agent_id, outcome,
            rowid AS contact_rowid, content IS NOT NULL AS has_content
