@@ -78,7 +78,7 @@ def contacts_of(draw, night_day: dt.date, serial: list[int]):
     for _ in range(draw(st.integers(1, 7))):
         loan = draw(st.sampled_from(sorted(LOAN_OF)))
         late = draw(st.integers(0, 2)) if draw(st.integers(0, 4)) == 0 else 0
-        if draw(st.integers(0, 9)) == 0:
+        if draw(st.integers(0, 5)) == 0:
             late = draw(st.integers(10, 30))  # loaded long after its day: before the kept history's watermark
         day = night_day - dt.timedelta(days=late)
         zone = ZoneInfo(ZONES[LOAN_OF[loan]] or "Asia/Shanghai")
