@@ -454,3 +454,32 @@ def _kept_prior(db: Path, pol) -> tuple[set, set, int]:
         return kept, true, compacted
     finally:
         con.close()
+
+
+def test_a_purge_leaves_nothing_of_the_borrower_in_the_kept_history_before_the_window(tmp_path):
+    """The kept history before a night's window holds recipient ids and loan ids: a purge of a
+    borrower removes them with the rest, and the next night builds it again from what is left."""
+    from audit.api import purge
+
+    first = FIRST_DAY - dt.timedelta(days=40)
+    db = tmp_path / "s.duckdb"
+    pol = policy("Asia/Shanghai")
+    audit.audit(db=db, data=write_night(tmp_path / "n1", _tables(_history(first, 38, seed=5), first)), policy=pol,
+                since=FIRST_DAY, until=FIRST_DAY)
+    held = ("SELECT (SELECT count(*) FROM facts_prior_rows WHERE borrower_id = 'B2' OR recipient_key = 'B2') "
+            "+ (SELECT count(*) FROM facts_prior_counts WHERE grp IN ('B2', 'L3'))")
+    con = store.connect(db)
+    assert store.scalar(con, held) > 0  # the kept history holds the borrower's calls and counts
+    con.close()
+    purge(db, "B2")
+    con = store.connect(db)
+    assert store.scalar(con, held) == 0
+    con.close()
+    last = first + dt.timedelta(days=37)  # the history's last day
+    again = audit.audit(db=db, policy=pol, since=last, until=last)
+    con = store.connect(db)
+    assert store.scalar(con, "SELECT count(*) FROM facts_prior_basis") == 1  # built again, of what is left:
+    assert store.scalar(con, "SELECT count(*) FROM facts_prior_rows WHERE borrower_id = 'B2' OR event_id NOT IN "
+                             "(SELECT event_id FROM contact_facts)") == 0
+    con.close()
+    assert again.contacts_judged > 0
