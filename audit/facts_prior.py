@@ -35,7 +35,7 @@ import duckdb
 import polars as pl
 
 from .policy import Policy
-from .rules import query_text
+from .rules import escalation_steps, query_text
 from .store import scalar
 
 TABLES = ("facts_prior_rows", "facts_prior_counts", "facts_prior_basis")
@@ -48,10 +48,8 @@ _COMPACT_GROWTH = 2.0
 def policy_key(policy: Policy) -> str:
     """What the kept rows and counts depend on: the calls TP-REACHABLE reads, the escalation steps,
     and the whole-history frequency limits."""
-    tp = policy.rules.third_party
     return json.dumps({"calls": calls(policy), "steps": escalation_steps(policy).to_dicts(),
-                       "limits": all_windows(policy).to_dicts(),
-                       "reminders": tp is not None and bool(tp.escalation)}, sort_keys=True)
+                       "limits": all_windows(policy).to_dicts()}, sort_keys=True)
 
 
 def calls(policy: Policy) -> int:
@@ -79,17 +77,6 @@ def contact_kinds() -> pl.DataFrame:
     return pl.DataFrame({"recipient_type": list(RECIPIENT_TYPES)}).join(
         pl.DataFrame({"channel": list(CHANNELS)}), how="cross").join(
         pl.DataFrame({"outcome": [*OUTCOMES, None]}, schema={"outcome": pl.String}), how="cross")
-
-
-def escalation_steps(policy: Policy) -> pl.DataFrame:
-    """The TP-ESCALATION steps as queries/tp_escalation.sql reads them (none when the rule is off)."""
-    tp = policy.rules.third_party
-    steps = list(tp.escalation) if tp is not None and tp.escalation else []
-    return pl.DataFrame(
-        {"step_no": list(range(1, len(steps) + 1)), "channel": [s.channel for s in steps],
-         "at_least": [s.at_least for s in steps],
-         "outcomes": [None if s.outcomes is None else list(s.outcomes) for s in steps]},
-        schema={"step_no": pl.Int64, "channel": pl.String, "at_least": pl.Int64, "outcomes": pl.List(pl.String)})
 
 
 def clear(con: duckdb.DuckDBPyConnection) -> None:

@@ -33,7 +33,7 @@ import duckdb
 
 from . import facts_prior
 from .policy import Policy
-from .rules import query_text
+from .rules import escalation_steps, query_text
 from .store import FACTS_LAYOUT, scalar
 
 
@@ -141,7 +141,8 @@ def recent_from(policy: Policy, since: date | None) -> date:
     if since is None:
         return date.min
     quiet = policy.rules.quiet_after_conversation
-    return since - timedelta(days=max(_WINDOW_DAYS, (quiet.days + 2) if quiet is not None else 0))
+    days = max(_WINDOW_DAYS, (quiet.days + 2) if quiet is not None else 0)
+    return since - timedelta(days=days) if since > date.min + timedelta(days=days) else date.min
 
 
 def build_from_kept(con: duckdb.DuckDBPyConnection, policy: Policy, since: date | None, until: date | None) -> None:
@@ -153,7 +154,7 @@ def build_from_kept(con: duckdb.DuckDBPyConnection, policy: Policy, since: date 
     if use_prior:
         facts_prior.prepare(con, policy, start)
     con.execute("DROP TABLE IF EXISTS facts")
-    con.register("p_escalation", facts_prior.escalation_steps(policy))
+    con.register("p_escalation", escalation_steps(policy))
     try:
         con.execute("CREATE TEMP TABLE facts AS " + query_text("facts_scope"),
                     {"since": since, "until": until, "recent_from": start, "calls": facts_prior.calls(policy),

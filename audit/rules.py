@@ -40,6 +40,16 @@ def _list(values) -> list[str] | None:
     return None if values is None else list(values)
 
 
+def escalation_steps(policy: Policy) -> pl.DataFrame:
+    """The TP-ESCALATION steps as queries/tp_escalation.sql reads them (none when the rule is off)."""
+    tp = policy.rules.third_party
+    steps = list(tp.escalation) if tp is not None and tp.escalation else []
+    return pl.DataFrame(
+        {"step_no": list(range(1, len(steps) + 1)), "channel": [s.channel for s in steps],
+         "at_least": [s.at_least for s in steps], "outcomes": [_list(s.outcomes) for s in steps]},
+        schema={"step_no": pl.Int64, "channel": pl.String, "at_least": pl.Int64, "outcomes": pl.List(pl.String)})
+
+
 def sql_rules(policy: Policy, *, has_emergency_contacts: bool) -> list[Rule]:
     """The SQL rules the policy switches on, in report order."""
     r = policy.rules
@@ -56,16 +66,7 @@ def sql_rules(policy: Policy, *, has_emergency_contacts: bool) -> list[Rule]:
         )
         rules.append(Rule("TP-DPD", "tp_dpd", {"min_days_past_due": tp.min_days_past_due}, {"p_amount_tiers": tiers}))
         if tp.escalation:
-            steps = pl.DataFrame(
-                {
-                    "step_no": list(range(1, len(tp.escalation) + 1)),
-                    "channel": [s.channel for s in tp.escalation],
-                    "at_least": [s.at_least for s in tp.escalation],
-                    "outcomes": [_list(s.outcomes) for s in tp.escalation],
-                },
-                schema={"step_no": pl.Int64, "channel": pl.String, "at_least": pl.Int64, "outcomes": pl.List(pl.String)},
-            )
-            rules.append(Rule("TP-ESCALATION", "tp_escalation", {}, {"p_escalation": steps}))
+            rules.append(Rule("TP-ESCALATION", "tp_escalation", {}, {"p_escalation": escalation_steps(policy)}))
         if tp.registered_only:
             rules.append(Rule("TP-UNREGISTERED", "tp_unregistered", {"judge_emergency": has_emergency_contacts}))
         if tp.unreachable_after_failed_calls:

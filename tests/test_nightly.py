@@ -442,12 +442,12 @@ def test_the_kept_history_before_the_window_moves_with_the_nights_and_is_built_a
 def _kept_prior(db: Path, pol) -> tuple[set, set, int]:
     """(the kept candidate rows, the true ones derived afresh from the kept facts, compacted_rows)."""
     from audit import facts_prior
-    from audit.rules import query_text
+    from audit.rules import escalation_steps, query_text
 
     con = store.connect(db)
     try:
         (watermark, compacted), = con.execute("SELECT watermark, compacted_rows FROM facts_prior_basis").fetchall()
-        con.register("p_escalation", facts_prior.escalation_steps(pol))
+        con.register("p_escalation", escalation_steps(pol))
         true = {r[0] for r in con.execute(
             "SELECT event_id FROM (" + query_text("prior_rows").replace("{source}", "contact_facts") + ")",
             {"from": dt.date.min, "to": watermark, "after_rowid": -1, "calls": facts_prior.calls(pol)}).fetchall()}
@@ -484,3 +484,19 @@ def test_a_purge_leaves_nothing_of_the_borrower_in_the_kept_history_before_the_w
                              "(SELECT event_id FROM contact_facts)") == 0
     con.close()
     assert again.contacts_judged > 0
+
+
+def test_a_window_in_the_first_days_of_year_one_reads_the_history_from_its_start(tmp_path):
+    """The window start R lies some days before --since; for a --since in the first days of the
+    calendar it is the first date there is, not an overflow."""
+    from audit.facts_store import recent_from
+
+    pol = policy("Asia/Shanghai")
+    assert recent_from(pol, dt.date(1, 1, 3)) == dt.date.min
+    assert recent_from(pol, dt.date(1, 1, 30)) == dt.date(1, 1, 21)
+    db = tmp_path / "s.duckdb"
+    first = FIRST_DAY - dt.timedelta(days=3)
+    audit.audit(db=db, data=write_night(tmp_path / "n1", _tables(_history(first, 3, seed=6), first)), policy=pol)
+    early = audit.audit(db=db, policy=pol, since=dt.date(1, 1, 3), until=dt.date(1, 1, 3))
+    assert early.contacts_judged == 0 and early.violations.height == 0
+    assert [w for w, _ in _watermark(db)] == [dt.date.min]
