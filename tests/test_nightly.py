@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -500,3 +502,8 @@ def test_a_window_in_the_first_days_of_year_one_reads_the_history_from_its_start
     early = audit.audit(db=db, policy=pol, since=dt.date(1, 1, 3), until=dt.date(1, 1, 3))
     assert early.contacts_judged == 0 and early.violations.height == 0
     assert [w for w, _ in _watermark(db)] == [dt.date.min]
+    # through the command line: a warning that nothing was judged, not a traceback
+    p = subprocess.run([sys.executable, "-m", "audit.cli", "run", "--db", str(db), "--since", "0001-01-03",
+                        "--until", "0001-01-03", "--out", str(tmp_path / "out"), "--quiet"],
+                       capture_output=True, text=True, timeout=180)
+    assert p.returncode == 0 and "Traceback" not in p.stderr and "nothing was judged" in p.stderr, p.stderr
