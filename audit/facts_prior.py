@@ -36,7 +36,7 @@ import polars as pl
 
 from .policy import Policy
 from .rules import escalation_steps, query_text
-from .store import scalar
+from .store import registered, scalar
 
 TABLES = ("facts_prior_rows", "facts_prior_counts", "facts_prior_basis")
 # The candidate rows are rewritten once they outgrow _COMPACT_GROWTH times their size at the last
@@ -77,6 +77,11 @@ def contact_kinds() -> pl.DataFrame:
     return pl.DataFrame({"recipient_type": list(RECIPIENT_TYPES)}).join(
         pl.DataFrame({"channel": list(CHANNELS)}), how="cross").join(
         pl.DataFrame({"outcome": [*OUTCOMES, None]}, schema={"outcome": pl.String}), how="cross")
+
+
+def over(query: str, source: str) -> str:
+    """queries/prior_rows.sql or prior_counts.sql read from `source` (a fixed table name, never policy data)."""
+    return query_text(query).replace("{source}", source)
 
 
 def clear(con: duckdb.DuckDBPyConnection) -> None:
@@ -124,30 +129,22 @@ def add_late(con: duckdb.DuckDBPyConnection, policy: Policy, after_rowid: int) -
 
 def _fold(con: duckdb.DuckDBPyConnection, policy: Policy, start: date, end: date, after_rowid: int) -> None:
     params = {"from": start, "to": end, "after_rowid": after_rowid}
-    tables = {"p_escalation": escalation_steps(policy), "p_all_windows": all_windows(policy),
-              "p_kinds": contact_kinds()}
-    for name, table in tables.items():
-        con.register(name, table)
-    try:
-        con.execute("INSERT INTO facts_prior_rows " + query_text("prior_rows").replace("{source}", "contact_facts"),
+    limits = all_windows(policy)
+    with registered(con, {"p_escalation": escalation_steps(policy), "p_all_windows": limits,
+                          "p_kinds": contact_kinds()}):
+        con.execute("INSERT INTO facts_prior_rows " + over("prior_rows", "contact_facts"),
                     {**params, "calls": calls(policy)})
-        if tables["p_all_windows"].height:
+        if limits.height:
             con.execute("INSERT INTO facts_prior_counts "
-                        + query_text("prior_counts").replace("{source}", "contact_facts"), params)
-    finally:
-        for name in tables:
-            con.unregister(name)
+                        + over("prior_counts", "contact_facts"), params)
 
 
 def _compact(con: duckdb.DuckDBPyConnection, policy: Policy) -> int:
     """Rewrite the candidate rows as the true ones and the counts as one sum per group; returns the rows kept."""
-    con.register("p_escalation", escalation_steps(policy))
-    try:
+    with registered(con, {"p_escalation": escalation_steps(policy)}):
         con.execute("CREATE OR REPLACE TEMP TABLE _prior AS "
-                    + query_text("prior_rows").replace("{source}", "facts_prior_rows"),
+                    + over("prior_rows", "facts_prior_rows"),
                     {"from": date.min, "to": date.max, "after_rowid": -1, "calls": calls(policy)})
-    finally:
-        con.unregister("p_escalation")
     con.execute("CREATE OR REPLACE TEMP TABLE _prior_counts AS "
                 "SELECT rule_id, grp, sum(n)::BIGINT AS n FROM facts_prior_counts GROUP BY ALL")
     con.execute("DELETE FROM facts_prior_rows")
@@ -163,20 +160,14 @@ def counts_for_run(con: duckdb.DuckDBPyConnection, policy: Policy, recent_from: 
     """The run's `prior_counts` (read by queries/frequency.sql), after its facts: the kept sums,
     less the older rows the facts hold anyway (calls, reminders, requests), which the rule counts
     as rows."""
-    tables = {"p_all_windows": all_windows(policy), "p_kinds": contact_kinds()}
-    for name, table in tables.items():
-        con.register(name, table)
-    try:
+    with registered(con, {"p_all_windows": all_windows(policy), "p_kinds": contact_kinds()}):
         con.execute(f"""CREATE OR REPLACE TEMP TABLE prior_counts AS
             WITH kept AS (SELECT rule_id, grp, sum(n) AS n FROM facts_prior_counts GROUP BY ALL),
-            as_rows AS ({query_text("prior_counts").replace("{source}", "facts")})
+            as_rows AS ({over("prior_counts", "facts")})
             SELECT k.rule_id, k.grp, (k.n - coalesce(r.n, 0))::BIGINT AS n
             FROM kept k
             LEFT JOIN as_rows r ON r.rule_id = k.rule_id AND r.grp IS NOT DISTINCT FROM k.grp""",
                     {"from": date.min, "to": recent_from, "after_rowid": -1})
-    finally:
-        for name in tables:
-            con.unregister(name)
 
 
 def no_counts(con: duckdb.DuckDBPyConnection) -> None:

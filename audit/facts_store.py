@@ -34,7 +34,7 @@ import duckdb
 from . import facts_prior
 from .policy import Policy
 from .rules import escalation_steps, query_text
-from .store import FACTS_LAYOUT, scalar
+from .store import FACTS_LAYOUT, registered, scalar
 
 
 def is_kept(con: duckdb.DuckDBPyConnection) -> bool:
@@ -154,13 +154,10 @@ def build_from_kept(con: duckdb.DuckDBPyConnection, policy: Policy, since: date 
     if use_prior:
         facts_prior.prepare(con, policy, start)
     con.execute("DROP TABLE IF EXISTS facts")
-    con.register("p_escalation", escalation_steps(policy))
-    try:
+    with registered(con, {"p_escalation": escalation_steps(policy)}):
         con.execute("CREATE TEMP TABLE facts AS " + query_text("facts_scope"),
                     {"since": since, "until": until, "recent_from": start, "calls": facts_prior.calls(policy),
                      "use_prior": use_prior})
-    finally:
-        con.unregister("p_escalation")
     if use_prior:
         facts_prior.counts_for_run(con, policy, start)
     else:

@@ -16,7 +16,7 @@ import duckdb
 import polars as pl
 
 from .policy import Policy
-from .store import frame
+from .store import frame, registered
 
 
 @lru_cache(maxsize=None)
@@ -97,11 +97,6 @@ def sql_rules(policy: Policy, *, has_emergency_contacts: bool) -> list[Rule]:
 def run_rule(con: duckdb.DuckDBPyConnection, rule: Rule) -> pl.DataFrame:
     """Run one rule; returns (rule_id, event_id, detail) of its violating contacts."""
     sql = query_text(rule.query)
-    for name, table in rule.tables.items():
-        con.register(name, table)
-    try:
+    with registered(con, rule.tables):
         out = frame(con, f"SELECT event_id, detail FROM ({sql}) AS v", rule.params or None)
-    finally:
-        for name in rule.tables:
-            con.unregister(name)
     return out.select(pl.lit(rule.id).alias("rule_id"), "event_id", "detail")

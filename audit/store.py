@@ -8,6 +8,8 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -225,6 +227,18 @@ def _private_spill_dir() -> str:
 
 def row_count(con: duckdb.DuckDBPyConnection, table: str) -> int:
     return scalar(con, f"SELECT count(*) FROM {TABLES[table].name}")
+
+
+@contextmanager
+def registered(con: duckdb.DuckDBPyConnection, tables: dict) -> Iterator[None]:
+    """Policy data (Polars frames) visible to SQL by name for the block, and gone after it."""
+    for name, table in tables.items():
+        con.register(name, table)
+    try:
+        yield
+    finally:
+        for name in tables:
+            con.unregister(name)
 
 
 def frame(con: duckdb.DuckDBPyConnection, sql: str, params: dict | list | None = None):

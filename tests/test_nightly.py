@@ -447,14 +447,14 @@ def test_the_kept_history_before_the_window_moves_with_the_nights_and_is_built_a
 def _kept_prior(db: Path, pol) -> tuple[set, set, int]:
     """(the kept candidate rows, the true ones derived afresh from the kept facts, compacted_rows)."""
     from audit import facts_prior
-    from audit.rules import escalation_steps, query_text
+    from audit.rules import escalation_steps
 
     con = store.connect(db)
     try:
         (watermark, compacted), = con.execute("SELECT watermark, compacted_rows FROM facts_prior_basis").fetchall()
         con.register("p_escalation", escalation_steps(pol))
         true = {r[0] for r in con.execute(
-            "SELECT event_id FROM (" + query_text("prior_rows").replace("{source}", "contact_facts") + ")",
+            "SELECT event_id FROM (" + facts_prior.over("prior_rows", "contact_facts") + ")",
             {"from": dt.date.min, "to": watermark, "after_rowid": -1, "calls": facts_prior.calls(pol)}).fetchall()}
         kept = {r[0] for r in con.execute("SELECT event_id FROM facts_prior_rows").fetchall()}
         return kept, true, compacted
