@@ -19,7 +19,7 @@ from .mapping import Mapping, load_mapping
 from .policy import Policy, load_policy
 from .reports.target import check_target, private_umask
 from .store import connect
-from .waivers import Waivers, load_waivers
+from .waivers import Waivers, load_waivers, tally
 
 
 def _store_truth(db, *, committed: bool, loading: bool) -> str:
@@ -131,15 +131,15 @@ def audit(*, db: str | Path | None = None, data: str | Path | None = None,
             loaded = _load_into(con, data, timezone_name=timezone, encoding=encoding,
                                 mapping=mapping) if loading else None
             result = _judge(con, pol, engine, spark_master, since, until, loaded, out is not None,
-                            memory_limit is not None)
+                            memory_limit is not None, transient=db is None)
             ensure_facts(con, pol, since, until)
             result.agent_contacts = contacts_per_agent(con)
             if db is not None:  # a store keeps the record (SPEC §7)
                 result.load = ledger.loads_in_scope(con, windowed=bool(since or until), current=loaded)
                 ledger.record(con, result, waivers=wv, as_of=as_of, engine=engine)
-            else:
-                ledger.mark(result, wv, as_of)
-                result.violations = result.violations.drop("base_status")
+            else:  # counted once: the digest is of the rows as the report holds them
+                result.violations = ledger.marked(result.violations, wv, as_of).drop("base_status")
+                result.waivers = tally(result.counted().waivers_used(), wv, as_of)
                 result.statuses = result.counted().statuses(pol.rule_ids(), {})
             result.trend = result.counted().trend()
         finally:
@@ -156,7 +156,7 @@ def audit(*, db: str | Path | None = None, data: str | Path | None = None,
 
 
 def _judge(con, pol: Policy, engine: str, spark_master: str, since, until, loaded, fingerprint: bool,
-           memory_budget: bool) -> AuditResult:
+           memory_budget: bool, transient: bool) -> AuditResult:
     if engine == "spark":
         from .spark_engine import run_audit_spark
 
@@ -168,7 +168,7 @@ def _judge(con, pol: Policy, engine: str, spark_master: str, since, until, loade
         return result
     if engine == "duckdb":
         return run_audit(con, pol, since=since, until=until, load=loaded, fingerprint=fingerprint,
-                         memory_budget=memory_budget)
+                         memory_budget=memory_budget, transient=transient)
     raise UsageError(f"unknown engine {engine!r}: duckdb or spark")
 
 

@@ -19,8 +19,19 @@ from .store import frame, lend_memory, scalar
 RAW_SCHEMA = {"rule_id": pl.String, "event_id": pl.String, "detail": pl.String, "evidence": pl.String}
 
 
+REPORT_ORDER = ["ts_us", "event_id", "rule_id"]
+
+
+def in_report_order(rows: pl.DataFrame) -> pl.DataFrame:
+    """The rows of queries/violations.sql in report order: sorted here rather than in the query
+    (at 2.35M rows, 1.0 s against 1.7 s in DuckDB under a memory limit). The keys are sorted
+    and the rows gathered by the order found: a sort of the whole frame held 0.9 GB more
+    than the frame itself, this 0.6 GB."""
+    return rows[rows.select(pl.arg_sort_by(REPORT_ORDER)).to_series()]
+
+
 def report_rows(located: pl.DataFrame, policy: Policy) -> pl.DataFrame:
-    """The rows of queries/violations.sql (sorted there) as report rows (SPEC §5), checked; both engines use it.
+    """The rows of queries/violations.sql (sorted by `in_report_order`) as report rows (SPEC §5), checked; both engines use it.
 
     ts is UTC with Z, local_time the same instant with its offset; both keep
     the microseconds when there are any.
@@ -142,29 +153,47 @@ def ensure_facts(con: duckdb.DuckDBPyConnection, policy: Policy, since: date | N
 
 def run_audit(con: duckdb.DuckDBPyConnection, policy: Policy, *, since: date | None = None,
               until: date | None = None, load: LoadResult | None = None,
-              fingerprint: bool = False, memory_budget: bool = False) -> AuditResult:
+              fingerprint: bool = False, memory_budget: bool = False, transient: bool = False) -> AuditResult:
     """Judge the stored contacts (those with local date in [since, until]) against the policy.
 
     Every rule sees the full history, so reminders before `since` still count.
-    With `memory_budget` (the user set a memory limit), DuckDB keeps half of it
+    The text rules run first, while DuckDB has its whole budget. With
+    `transient` (the store is in memory and closed after this run, so nothing
+    reads it again) the message text is dropped once they have read it: at
+    10M contacts that frees a third of what DuckDB holds, which the SQL rules
+    and the report rows would otherwise spill and read back. With
+    `memory_budget` (the user set a memory limit), DuckDB keeps half of it
     once the SQL rules are done, so that the whole process stays near it.
     """
     started = datetime.now(timezone.utc)
     progress.step("derive facts (DPD, episode, local time; on a store: of what is new)")
     build_facts(con, policy, since, until)
+    prints: dict = {}
+    if fingerprint:  # only a written report (its manifest) needs it; from the sums the loads kept
+        from .reports.manifest import dataset_fingerprint  # local: the reports package imports this module
+
+        progress.step("fingerprint the input")
+        prints = dataset_fingerprint(con)
+    from .text_rules import text_violations  # local: the text rules are optional for a policy
+
+    progress.step("text rules")
+    texts = text_violations(con, policy, since, until, kept=facts_store.is_kept(con))
+    if transient:
+        con.execute("ALTER TABLE contacts DROP COLUMN content")
     has_ec = scalar(con, "SELECT count(*) > 0 FROM emergency_contacts")
     notes = judgement_notes(policy, has_emergency_contacts=has_ec)
     parts = []
     for rule in sql_rules(policy, has_emergency_contacts=has_ec):
         progress.step(f"rule {rule.id}")
         parts.append(run_rule(con, rule))
-    parts = [p.with_columns(pl.lit(None, pl.String).alias("evidence")) for p in parts]
-    from .text_rules import text_violations  # local: the text rules are optional for a policy
-
+    parts = [p.with_columns(pl.lit(None, pl.String).alias("evidence")) for p in parts] + texts
+    del texts
+    if transient:  # from here on only the facts are read
+        for table in ("contacts", "installments"):
+            con.execute(f"DROP TABLE {table}")
     if memory_budget:
+        progress.step("give memory back for the report rows")
         lend_memory(con)
-    progress.step("text rules")
-    parts += text_violations(con, policy, since, until, kept=facts_store.is_kept(con))
     progress.step("collect violations")
     raw = pl.concat(parts, how="vertical_relaxed") if parts else pl.DataFrame(schema=RAW_SCHEMA)
     del parts  # at scale these are millions of rows: hold one copy only
@@ -172,17 +201,11 @@ def run_audit(con: duckdb.DuckDBPyConnection, policy: Policy, *, since: date | N
     con.register("raw_violations", raw.select(list(RAW_SCHEMA)))
     con.register("p_rule_meta", meta)
     try:
-        violations = report_rows(frame(con, query_text("violations")), policy)
+        violations = report_rows(in_report_order(frame(con, query_text("violations"))), policy)
     finally:
         con.unregister("raw_violations")
         con.unregister("p_rule_meta")
     judged = scalar(con, "SELECT count(*) FROM facts WHERE judged")
-    prints: dict = {}
-    if fingerprint:  # only a written report (its manifest) needs it, and it reads every stored row
-        from .reports.manifest import dataset_fingerprint  # local: the reports package imports this module
-
-        progress.step("fingerprint the input")
-        prints = dataset_fingerprint(con)
     return AuditResult(
         violations=violations, policy=policy, started_at=started, finished_at=datetime.now(timezone.utc),
         load=load, notes=notes, since=since, until=until, contacts_judged=judged,

@@ -36,7 +36,7 @@ import duckdb
 import polars as pl
 
 from . import progress
-from .engine import AuditResult, judgement_notes, report_rows, rule_meta
+from .engine import AuditResult, in_report_order, judgement_notes, report_rows, rule_meta
 from .errors import LoadError, UsageError
 from .ingest import LoadResult
 from .policy import Policy
@@ -277,7 +277,7 @@ def _judge(spark, policy: Policy, since: date | None, until: date | None, has_ec
             else pl.DataFrame(schema={c: pl.String for c in RAW_COLUMNS})
         _view(spark, "raw_violations", raw)
         _view(spark, "p_rule_meta", rule_meta(policy))
-        violations = report_rows(_query(spark, query_text("violations")), policy)
+        violations = report_rows(in_report_order(_query(spark, query_text("violations"))), policy)
         counted = spark.sql("SELECT count(*) AS n FROM facts WHERE judged")
         judged = int(blocking(spark, "counting the judged contacts", counted.collect)[0]["n"])
     finally:

@@ -2,7 +2,8 @@
 -- with the contact's facts and the rule's severity and reference. The
 -- instant comes as UTC microseconds, the local time as the zone's offset in
 -- minutes at that instant; audit/engine.py writes them as ISO text and sorts
--- the rows by (ts, event_id, rule_id) (cheaper in Polars than in SQL text).
+-- the rows by (ts, event_id, rule_id) (both cheaper in Polars than in SQL;
+-- Spark's writer sorts its parts itself).
 -- Parameters: tables raw_violations, p_rule_meta
 SELECT v.rule_id,
        m.severity,
@@ -21,4 +22,3 @@ SELECT v.rule_id,
 FROM raw_violations v
 JOIN facts f ON f.event_id = v.event_id
 JOIN p_rule_meta m ON m.rule_id = v.rule_id
-ORDER BY f.ts_us, v.event_id, v.rule_id

@@ -40,3 +40,26 @@ def test_an_in_memory_store_spills_to_a_private_directory_not_the_working_direct
     assert os.path.dirname(spill) == tempfile.gettempdir()
     assert os.path.basename(spill).startswith("contact-audit-spill-")
     assert stat.S_IMODE(os.stat(spill).st_mode) == 0o700
+
+
+def test_a_transient_run_frees_what_no_later_step_reads_and_finds_the_same_violations():
+    """An in-memory run drops the message text once the text rules have read it, and the contacts
+    and instalments once the SQL rules have; a store that is read again (policy diff, a store file)
+    keeps them."""
+    from audit.engine import run_audit
+    from audit.ingest import load_dataset
+    from audit.policy import load_policy
+
+    pol = load_policy(SAMPLE / "policies" / "default.yaml")
+    runs = {}
+    for transient in (False, True):
+        con = store.connect()
+        load_dataset(con, SAMPLE)
+        runs[transient] = run_audit(con, pol, transient=transient)
+        tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        assert ("contacts" in tables and "installments" in tables) is not transient
+        con.close()
+    assert runs[True].violations.height > 100
+    assert {"PII-UNMASKED", "TP-DISCLOSURE"} <= set(runs[True].violations["rule_id"])
+    assert runs[True].violations.equals(runs[False].violations)
+    assert runs[True].contacts_judged == runs[False].contacts_judged
