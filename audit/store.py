@@ -208,8 +208,8 @@ def lend_memory(con: duckdb.DuckDBPyConnection, share: float = 0.5) -> None:
     """Lower DuckDB's memory limit to a share of what it is, for the steps where Polars holds the data.
 
     `--memory-limit` is a budget for the run. DuckDB fills its part with the
-    store and the facts, and by then the text rules and the report rows need
-    room of their own in Polars; DuckDB spills what no longer fits instead.
+    store and the facts, and by then the report rows need room of their own
+    in Polars; DuckDB spills what no longer fits instead.
     """
     number, _, unit = str(scalar(con, "SELECT current_setting('memory_limit')")).partition(" ")
     try:
