@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import polars as pl
@@ -14,11 +15,16 @@ from pii_reference import find_identifiers
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 
 
+# A SHA-256 in hex (the manifest's, the fingerprint's) is no one's number, yet one in a few dozen
+# holds eleven digits in a row that read as a mobile; the report's own run times make it vary by run.
+_DIGEST = re.compile(r"\b[0-9a-f]{64}\b")
+
+
 def _texts(path: Path) -> list[str]:
     if path.suffix == ".parquet":
         df = pl.read_parquet(path)
         return [str(v) for c in df.columns for v in df[c].cast(pl.String).drop_nulls().to_list()]
-    return path.read_text(encoding="utf-8").splitlines()
+    return [_DIGEST.sub("<sha256>", line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 def test_no_report_file_written_on_the_sample_data_contains_a_full_identifier(tmp_path):
@@ -33,6 +39,15 @@ def test_no_report_file_written_on_the_sample_data_contains_a_full_identifier(tm
         leaks = [(p.name, line[:80]) for p in files for line in _texts(p)
                  if find_identifiers(line, dt.date(2100, 1, 1))]
         assert leaks == []
+
+
+def test_only_a_whole_digest_is_set_aside_by_the_leak_check(tmp_path):
+    # a manifest's from a run (its last character lost in the log it was read from)
+    digest = "a35e0b3edd079221f8818a9057dc7a19194476684c91f76d1adda0b9ca3e3940"
+    assert find_identifiers(digest, dt.date(2100, 1, 1))
+    (tmp_path / "m.json").write_text(f'"sha256": "{digest}", "phone": "x19194476684x"\n', encoding="utf-8")
+    [line] = _texts(tmp_path / "m.json")
+    assert digest not in line and find_identifiers(line, dt.date(2100, 1, 1))
 
 
 def test_the_sample_data_itself_does_hold_identifiers_so_the_check_above_can_fail():
